@@ -1,0 +1,56 @@
+# c1m — see README.md. `make run` starts the server, `make test` runs everything CI runs.
+GO        ?= go
+BIN       := bin/c1m
+PKGS      := ./...
+STATICCHECK_VERSION := 2026.2.2
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+FUZZTIME  ?= 15s
+# Fuzz targets run by `make test` (package:Target); each runs for $(FUZZTIME).
+FUZZ_TARGETS := ./wsproto:FuzzReader ./wsproto:FuzzHandshake
+
+.PHONY: all build run test unit fuzz-smoke race lint fmt vet bench bench-idle clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/c1m
+
+run: build
+	./$(BIN) serve --handler=echo
+
+test: lint unit fuzz-smoke
+
+unit: build
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+race:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK) vet
+	$(STATICCHECK) $(PKGS)
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+bench-idle: build
+	./$(BIN) bench --scenario idle --conns 19000 --servers 1 --workers 1 --hold 10s
+
+clean:
+	rm -rf bin
