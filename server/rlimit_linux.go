@@ -1,0 +1,46 @@
+//go:build linux
+
+package server
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// RaiseFileLimit raises RLIMIT_NOFILE's soft limit to its hard limit, as a
+// server that holds one fd per connection must (getrlimit(2)). It returns
+// the resulting soft limit.
+func RaiseFileLimit() (uint64, error) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, fmt.Errorf("cannot read the open-files limit: %w", os.NewSyscallError("getrlimit", err))
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			return 0, fmt.Errorf("cannot raise the open-files limit to %d: %w", rl.Max, os.NewSyscallError("setrlimit", err))
+		}
+	}
+	return rl.Cur, nil
+}
+
+// fileLimit returns the current soft RLIMIT_NOFILE.
+func fileLimit() (int, error) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, fmt.Errorf("cannot read the open-files limit: %w", os.NewSyscallError("getrlimit", err))
+	}
+	if rl.Cur > 1<<26 {
+		// A table slot per possible fd; beyond 64M fds the table itself
+		// would be a problem, and no kernel default allows more.
+		return 1 << 26, nil
+	}
+	return int(rl.Cur), nil
+}
+
+// FDReserve is how many descriptors c1m keeps for itself (listeners, epoll
+// and eventfds, the metrics server, log files) when it derives max-conns
+// from the open-files limit.
+const FDReserve = 64

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"c1m/wsproto"
+)
+
+// Server is a WebSocket server on raw epoll loops. Create it with New, start
+// it with Start, stop it with Shutdown. Its methods are safe for concurrent
+// use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	m        *serverMetrics
+	rcfg     wsproto.Config
+	maxConns int
+	started  time.Time
+
+	// table is indexed by fd and covers RLIMIT_NOFILE, so every fd the
+	// process can hold has a slot. Untouched slots cost no resident
+	// memory: the kernel maps their zero pages lazily.
+	table   []slot
+	loops   []*loop
+	lfds    []int
+	port    int
+	readers sync.Pool // *wsproto.Reader for connections mid-frame
+	hsPool  hsPool
+
+	open     atomic.Int64 // upgraded connections (c1m_connections)
+	live     atomic.Int64 // accepted sockets in any state
+	draining atomic.Bool
+	stopping atomic.Bool
+
+	drainedMu sync.Mutex
+	drained   map[int]bool
+	allDrain  chan struct{}
+
+	lastEMFILE     atomic.Int64
+	lastHandlerErr atomic.Int64
+
+	http    *httpServer
+	running bool // loops started; set by Start before it returns
+}
+
+// Stats is a snapshot of a Server's connection counts.
+type Stats struct {
+	Open     int64 // upgraded WebSocket connections
+	Sockets  int64 // accepted sockets, including handshakes and closes in progress
+	MaxConns int
+	Draining bool
+}
+
+// Stats returns current counts; safe from any goroutine.
+func (s *Server) Stats() Stats {
+	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), MaxConns: s.maxConns, Draining: s.draining.Load()}
+}
+
+// Port returns the WebSocket listener's port (useful with ":0").
+func (s *Server) Port() int { return s.port }
+
+// MetricsAddr returns the metrics listener's address, or "" when disabled.
+func (s *Server) MetricsAddr() string {
+	if s.http == nil {
+		return ""
+	}
+	return s.http.addr()
+}
+
+// logEvery logs msg at most once every 10 s per call site (last), so that
+// a storm of the same failure gives an operator one actionable line, not a
+// flood.
+func (s *Server) logEvery(last *atomic.Int64, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	if now-prev < int64(10*time.Second) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	s.log.Warn(msg, args...)
+}
+
+// loopDrained records that loop id has no sockets left while draining.
+func (s *Server) loopDrained(id int) {
+	s.drainedMu.Lock()
+	defer s.drainedMu.Unlock()
+	if s.drained[id] {
+		return
+	}
+	s.drained[id] = true
+	if len(s.drained) == len(s.loops) {
+		close(s.allDrain)
+	}
+}
+
+func (c Config) String() string {
+	return fmt.Sprintf("addr=%s path=%s loops=%d max-conns=%d", c.Addr, c.Path, c.Loops, c.MaxConns)
+}
