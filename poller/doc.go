@@ -17,7 +17,7 @@
 //	for {
 //		err := p.Wait(100, func(fd int, ev poller.Events) error {
 //			if fd == ln {
-//				nfd, _, err := poller.Accept(ln)
+//				nfd, err := poller.Accept(ln)
 //				...
 //			}
 //			return nil

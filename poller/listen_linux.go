@@ -109,22 +109,23 @@ func resolve(addr string) (unix.Sockaddr, int, error) {
 }
 
 // Accept takes one pending connection from a non-blocking listener with
-// accept4(SOCK_NONBLOCK|SOCK_CLOEXEC). It returns unix.EAGAIN (unwrapped,
-// compare with errors.Is) when the queue is empty. ECONNABORTED and EINTR are
-// retried here. EMFILE/ENFILE are returned wrapped so that the caller can
-// back off.
-func Accept(lfd int) (int, unix.Sockaddr, error) {
+// accept4(SOCK_NONBLOCK|SOCK_CLOEXEC). It does not ask for the peer's
+// address (unix.Accept4 allocates one per call; callers that want it use
+// getpeername). It returns unix.EAGAIN (unwrapped, compare with errors.Is)
+// when the queue is empty. ECONNABORTED and EINTR are retried here.
+// EMFILE/ENFILE come back wrapped so that the caller can back off.
+func Accept(lfd int) (int, error) {
 	for {
-		nfd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch err {
-		case nil:
-			return nfd, sa, nil
+		nfd, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch e {
+		case 0:
+			return int(nfd), nil
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EAGAIN:
-			return -1, nil, unix.EAGAIN
+			return -1, unix.EAGAIN
 		default:
-			return -1, nil, os.NewSyscallError("accept4", err)
+			return -1, os.NewSyscallError("accept4", e)
 		}
 	}
 }

@@ -50,7 +50,7 @@ func TestAcceptReadHalfClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Accept(ln); !errors.Is(err, unix.EAGAIN) {
+	if _, err := Accept(ln); !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("Accept on an empty queue: got %v, want EAGAIN", err)
 	}
 	if err := p.Add(ln, EventRead); err != nil {
@@ -64,7 +64,7 @@ func TestAcceptReadHalfClose(t *testing.T) {
 	if ev := waitFor(t, p, ln); ev&EventRead == 0 {
 		t.Fatalf("listener events %v, want EventRead", ev)
 	}
-	fd, _, err := Accept(ln)
+	fd, err := Accept(ln)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func (l *loop) onEvent(fd int, ev poller.Events) error {
 func (l *loop) acceptMany(lfd int) {
 	s := l.s
 	for i := 0; i < maxAcceptsPerWake; i++ {
-		fd, _, err := poller.Accept(lfd)
+		fd, err := poller.Accept(lfd)
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) {
 				return
