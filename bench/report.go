@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sample is one point of the ramp: time, connections open, server RSS.
+type Sample struct {
+	T    float64 `json:"t_seconds"`
+	Open int     `json:"open"`
+	RSS  int64   `json:"server_rss_bytes"`
+}
+
+// Report is what a run measured. It is written as report.json, report.md
+// and SVG charts.
+type Report struct {
+	Command  string  `json:"command"`
+	Scenario string  `json:"scenario"`
+	Machine  Machine `json:"machine"`
+	Target   int     `json:"target_conns"`
+	Servers  int     `json:"servers"`
+	Workers  int     `json:"workers"`
+	Start    string  `json:"start"`
+
+	Ramp           time.Duration  `json:"ramp_ns"`
+	RampSeconds    float64        `json:"ramp_seconds"`
+	ConnRate       float64        `json:"conns_per_second"`
+	Opened         int            `json:"opened"`
+	Held           int            `json:"held"`
+	Failed         int            `json:"failed"`
+	Retries        int            `json:"retries"`
+	ClosedByServer int            `json:"closed_by_server"`
+	HoldSeconds    float64        `json:"hold_seconds"`
+	Before         []ServerSample `json:"servers_before"`
+	After          []ServerSample `json:"servers_after"`
+
+	// ServerBytesPerConn is (Σ server RSS at N − Σ at 0) / N.
+	ServerBytesPerConn float64 `json:"server_user_bytes_per_conn"`
+	// KernelBytesPerSocket is the Slab growth over the 2N sockets (both
+	// ends live on this box).
+	KernelBytesPerSocket float64 `json:"kernel_bytes_per_socket"`
+	// BoxUsedBytes is MemTotal − MemAvailable at full count.
+	BoxUsedBytes int64    `json:"box_used_bytes"`
+	Samples      []Sample `json:"samples"`
+}
+
+// Machine names the box the run measured.
+type Machine struct {
+	Cores    int    `json:"cores"`
+	MemTotal int64  `json:"mem_total_bytes"`
+	Kernel   string `json:"kernel"`
+	NoFile   uint64 `json:"nofile"`
+	GoVer    string `json:"go"`
+}
+
+func newReport(cfg Config) *Report {
+	m := Machine{Cores: runtime.NumCPU(), GoVer: runtime.Version()}
+	if mi, err := ReadMemInfo(); err == nil {
+		m.MemTotal = mi.Total
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	m.NoFile, _ = fileLimit()
+	return &Report{
+		Command: cfg.Command, Scenario: cfg.Scenario, Machine: m, Target: cfg.Conns,
+		Servers: cfg.Servers, Workers: cfg.Workers, Start: time.Now().UTC().Format(time.RFC3339),
+		HoldSeconds: cfg.Hold.Seconds(),
+	}
+}
+
+func (r *Report) addSample(t time.Duration, open int, rss int64) {
+	r.Samples = append(r.Samples, Sample{T: t.Seconds(), Open: open, RSS: rss})
+}
+
+func (r *Report) finish(before, after MemInfo) {
+	r.RampSeconds = r.Ramp.Seconds()
+	if r.RampSeconds > 0 {
+		r.ConnRate = float64(r.Opened) / r.RampSeconds
+	}
+	var b, a int64
+	for i := range r.Before {
+		b += r.Before[i].RSS
+		a += r.After[i].RSS
+	}
+	if r.Held > 0 {
+		r.ServerBytesPerConn = float64(a-b) / float64(r.Held)
+		r.KernelBytesPerSocket = float64(after.Slab-before.Slab) / float64(2*r.Held)
+	}
+	r.BoxUsedBytes = after.Total - after.Available
+}
+
+// write stores report.json, report.md and the charts in dir.
+func (r *Report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create report directory: %w", err)
+	}
+	j, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("cannot encode report: %w", err)
+	}
+	files := map[string][]byte{
+		"report.json":     append(j, '\n'),
+		"report.md":       []byte(r.markdown()),
+		"memory.svg":      []byte(lineChart("Server RSS against connections open", "connections open", "server RSS (MiB)", r.memoryPoints())),
+		"connections.svg": []byte(lineChart("Connections open over time", "seconds", "connections open", r.connPoints())),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("cannot write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Report) memoryPoints() [][2]float64 {
+	var pts [][2]float64
+	for _, s := range r.Samples {
+		pts = append(pts, [2]float64{float64(s.Open), float64(s.RSS) / (1 << 20)})
+	}
+	return pts
+}
+
+func (r *Report) connPoints() [][2]float64 {
+	var pts [][2]float64
+	for _, s := range r.Samples {
+		pts = append(pts, [2]float64{s.T, float64(s.Open)})
+	}
+	return pts
+}
+
+func (r *Report) markdown() string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "# c1m bench: %s, %d connections\n\n", r.Scenario, r.Target)
+	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
+	fmt.Fprintf(&b, "Machine: %d cores, %.1f GiB, Linux %s, open-files limit %d, %s; started %s.\n\n",
+		m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.NoFile, m.GoVer, r.Start)
+	fmt.Fprintf(&b, "| measure | value |\n|---|---|\n")
+	row := func(k, f string, v ...any) { fmt.Fprintf(&b, "| %s | "+f+" |\n", append([]any{k}, v...)...) }
+	row("server processes / worker processes", "%d / %d", r.Servers, r.Workers)
+	row("connections opened / held at the end", "%d / %d (%.2f%% of target)", r.Opened, r.Held, 100*float64(r.Held)/float64(max(r.Target, 1)))
+	row("failed after retries / retried attempts", "%d / %d", r.Failed, r.Retries)
+	row("closed by the server", "%d", r.ClosedByServer)
+	row("ramp time", "%.1f s", r.RampSeconds)
+	row("connection set-up rate (TCP + upgrade)", "%.0f /s", r.ConnRate)
+	row("hold", "%.0f s", r.HoldSeconds)
+	row("server user-space memory per connection (RSS delta / N)", "%.0f B", r.ServerBytesPerConn)
+	row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
+	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
+	fmt.Fprintf(&b, "\nCharts: memory.svg (server RSS against connections), connections.svg (connections over time).\n")
+	return b.String()
+}

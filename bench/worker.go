@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// WorkerConfig configures one client worker (one process holds one).
+type WorkerConfig struct {
+	Targets []Target
+	// Conns is how many connections this worker opens and holds.
+	Conns int
+	// First is this worker's global index of its first connection, so
+	// that workers pick disjoint source address/port pairs.
+	First int
+	// Sources are the local addresses connections are bound to.
+	Sources []netip.Addr
+	// PortBase..PortMax is the source-port range per address.
+	PortBase, PortMax int
+	// Rate caps connects per second (0: no cap).
+	Rate int
+	// MaxInFlight caps connects and handshakes under way at once.
+	MaxInFlight int
+	// Retries is how many times a failed connection is retried, with
+	// exponential backoff from 50 ms to 2 s.
+	Retries int
+}
+
+// Defaults for WorkerConfig's zero fields.
+const (
+	DefaultPortBase    = 10000
+	DefaultPortMax     = 60999
+	DefaultMaxInFlight = 2048
+	DefaultRetries     = 5
+)
+
+func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
+	if len(c.Targets) == 0 {
+		return c, fmt.Errorf("cannot start worker: no target")
+	}
+	if c.Conns <= 0 {
+		return c, fmt.Errorf("cannot start worker: conns must be positive, got %d", c.Conns)
+	}
+	if len(c.Sources) == 0 {
+		c.Sources = DefaultSources()
+	}
+	if c.PortBase == 0 {
+		c.PortBase = DefaultPortBase
+	}
+	if c.PortMax == 0 {
+		c.PortMax = DefaultPortMax
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.Retries == 0 {
+		c.Retries = DefaultRetries
+	}
+	if _, _, err := Endpoint(c.Sources, c.PortBase, c.PortMax, c.First+c.Conns-1); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Progress is a worker's counters at one moment, as reported to the
+// orchestrator (one JSON line each).
+type Progress struct {
+	T        time.Time `json:"t"`
+	Open     int       `json:"open"`     // connections upgraded and held
+	Pending  int       `json:"pending"`  // connecting or handshaking
+	Failed   int       `json:"failed"`   // gave up after retries
+	Retries  int       `json:"retries"`  // attempts that were retried
+	Closed   int       `json:"closed"`   // closed by the server after opening
+	Messages int64     `json:"messages"` // data messages received
+	Pings    int64     `json:"pings"`    // pings answered
+	Done     bool      `json:"done"`     // every connection opened or failed
+	LastErr  string    `json:"last_err,omitempty"`
+}

@@ -1,0 +1,390 @@
+//go:build linux
+
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"c1m/poller"
+	"c1m/wsproto"
+)
+
+// Connection states.
+const (
+	csFree uint8 = iota
+	csConnecting
+	csHandshake
+	csOpen
+)
+
+// cconn is one client connection, stored by value in an fd-indexed table.
+type cconn struct {
+	state    uint8
+	attempts uint8
+	target   uint16
+	idx      int32           // connection index within the worker
+	rd       *wsproto.Reader // partial frame, nil when none
+	hs       []byte          // partial 101 response (rare), nil when none
+}
+
+// retry is a connection index waiting for its next attempt.
+type retry struct {
+	idx      int32
+	attempts uint8
+	due      time.Time
+}
+
+// Worker opens and holds Conns connections on one epoll loop. Create it
+// with NewWorker and run it with Run; Snapshot may be called from any
+// goroutine.
+type Worker struct {
+	cfg     WorkerConfig
+	p       *poller.Poller
+	table   []cconn
+	dsts    []unix.SockaddrInet4
+	reqs    [][]byte
+	accept  []byte
+	buf     []byte
+	wbuf    []byte
+	rdcfg   wsproto.Config
+	sink    clientSink
+	next    int // next fresh connection index
+	retries []retry
+	start   time.Time
+
+	rd wsproto.Reader // scratch reader for connections with no partial frame
+
+	// Counters, written by the loop, read by Snapshot from any goroutine.
+	open, pending, failed, retried, closed, messages, pings atomic.Int64
+	done                                                    atomic.Bool
+	errMu                                                   sync.Mutex
+	lastErr                                                 string
+}
+
+// NewWorker validates cfg and prepares a worker.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return nil, err
+	}
+	if uint64(cfg.Conns)+workerFDReserve > rl.Cur {
+		return nil, fmt.Errorf("cannot hold %d connections in one worker: the open-files limit is %d; use more workers", cfg.Conns, rl.Cur)
+	}
+	p, err := poller.New()
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:    cfg,
+		p:      p,
+		table:  make([]cconn, rl.Cur),
+		accept: []byte("Sec-WebSocket-Accept: " + expectedAccept() + "\r\n"),
+		buf:    make([]byte, 64<<10),
+		wbuf:   make([]byte, 0, 256),
+		rdcfg:  wsproto.Config{Client: true, MaxMessage: 1 << 20},
+	}
+	w.sink.w = w
+	for _, t := range cfg.Targets {
+		w.dsts = append(w.dsts, unix.SockaddrInet4{Addr: t.Addr.Addr().As4(), Port: int(t.Addr.Port())})
+		w.reqs = append(w.reqs, upgradeRequest(t))
+	}
+	return w, nil
+}
+
+// workerFDReserve is what a worker keeps for itself beyond its sockets.
+const workerFDReserve = 32
+
+// Snapshot returns the current counters.
+func (w *Worker) Snapshot() Progress {
+	w.errMu.Lock()
+	last := w.lastErr
+	w.errMu.Unlock()
+	return Progress{
+		T: time.Now(), Open: int(w.open.Load()), Pending: int(w.pending.Load()),
+		Failed: int(w.failed.Load()), Retries: int(w.retried.Load()), Closed: int(w.closed.Load()),
+		Messages: w.messages.Load(), Pings: w.pings.Load(), Done: w.done.Load(), LastErr: last,
+	}
+}
+
+func (w *Worker) setErr(err error) {
+	w.errMu.Lock()
+	w.lastErr = err.Error()
+	w.errMu.Unlock()
+}
+
+// Run opens the connections and holds them until ctx ends, then closes
+// them all (with a close frame 1000) and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.p.Close()
+	w.start = time.Now()
+	started := 0
+	inflight := 0
+	for ctx.Err() == nil {
+		// Start connections within the rate and in-flight caps.
+		allowed := w.cfg.Conns
+		if w.cfg.Rate > 0 {
+			allowed = min(allowed, int(time.Since(w.start).Seconds()*float64(w.cfg.Rate))+1)
+		}
+		now := time.Now()
+		for inflight < w.cfg.MaxInFlight && len(w.retries) > 0 && !w.retries[0].due.After(now) {
+			r := w.retries[0]
+			w.retries = w.retries[1:]
+			if w.startConn(int(r.idx), r.attempts) {
+				inflight++
+			}
+		}
+		for inflight < w.cfg.MaxInFlight && started < allowed && w.next < w.cfg.Conns {
+			started++
+			idx := w.next
+			w.next++
+			if w.startConn(idx, 0) {
+				inflight++
+			}
+		}
+		err := w.p.Wait(10, func(fd int, ev poller.Events) error {
+			if fd < 0 || fd >= len(w.table) {
+				return nil
+			}
+			c := &w.table[fd]
+			before := c.state
+			w.onEvent(fd, c, ev)
+			if (before == csConnecting || before == csHandshake) && c.state != csConnecting && c.state != csHandshake {
+				inflight--
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, poller.ErrClosed) {
+			return err
+		}
+		w.pending.Store(int64(inflight))
+		w.done.Store(w.next == w.cfg.Conns && inflight == 0 && len(w.retries) == 0)
+	}
+	w.closeAll()
+	return nil
+}
+
+// startConn starts connection idx's attempt; false when it failed at once
+// (then it is retried or counted failed).
+func (w *Worker) startConn(idx int, attempts uint8) bool {
+	t := idx % len(w.dsts)
+	src, port, err := Endpoint(w.cfg.Sources, w.cfg.PortBase, w.cfg.PortMax, w.cfg.First+idx)
+	if err == nil {
+		var fd int
+		fd, err = dialFrom(src, port, &w.dsts[t])
+		if err == nil {
+			if fd >= len(w.table) {
+				_ = unix.Close(fd)
+				err = fmt.Errorf("fd %d beyond table", fd)
+			} else {
+				w.table[fd] = cconn{state: csConnecting, attempts: attempts, target: uint16(t), idx: int32(idx)}
+				if err = w.p.Add(fd, poller.EventWrite); err == nil {
+					return true
+				}
+				w.table[fd] = cconn{}
+				_ = unix.Close(fd)
+			}
+		}
+	}
+	w.fail(int32(idx), attempts, err)
+	return false
+}
+
+// fail schedules a retry with exponential backoff, or counts a failure.
+func (w *Worker) fail(idx int32, attempts uint8, err error) {
+	if int(attempts) >= w.cfg.Retries {
+		w.failed.Add(1)
+		w.setErr(err)
+		return
+	}
+	backoff := min(50*time.Millisecond<<attempts, 2*time.Second)
+	w.retries = append(w.retries, retry{idx: idx, attempts: attempts + 1, due: time.Now().Add(backoff)})
+	w.retried.Add(1)
+	w.setErr(err)
+}
+
+// drop closes fd; an unfinished connection is retried.
+func (w *Worker) drop(fd int, c *cconn, err error) {
+	state, idx, attempts := c.state, c.idx, c.attempts
+	if c.rd != nil {
+		c.rd.Reset()
+	}
+	*c = cconn{}
+	_ = unix.Close(fd)
+	switch state {
+	case csConnecting, csHandshake:
+		w.fail(idx, attempts, err)
+	case csOpen:
+		w.open.Add(-1)
+		w.closed.Add(1)
+		w.setErr(err)
+	}
+}
+
+var errServerClosed = errors.New("bench: closed by the server")
+
+func (w *Worker) onEvent(fd int, c *cconn, ev poller.Events) {
+	switch c.state {
+	case csConnecting:
+		if err := connectResult(fd); err != nil {
+			w.drop(fd, c, err)
+			return
+		}
+		req := w.reqs[c.target]
+		if n, err := unix.Write(fd, req); n != len(req) {
+			w.drop(fd, c, fmt.Errorf("cannot send upgrade request: %v", err))
+			return
+		}
+		c.state = csHandshake
+		if err := w.p.Mod(fd, poller.EventRead); err != nil {
+			w.drop(fd, c, err)
+		}
+	case csHandshake:
+		w.readHandshake(fd, c)
+	case csOpen:
+		w.readFrames(fd, c)
+	}
+}
+
+func (w *Worker) readHandshake(fd int, c *cconn) {
+	n, err := unix.Read(fd, w.buf)
+	if err == unix.EAGAIN {
+		return
+	}
+	if err != nil || n == 0 {
+		w.drop(fd, c, fmt.Errorf("connection closed during the upgrade: %v", err))
+		return
+	}
+	data := w.buf[:n]
+	if c.hs != nil {
+		c.hs = append(c.hs, data...)
+		data = c.hs
+	}
+	end := bytes.Index(data, []byte("\r\n\r\n"))
+	if end < 0 {
+		if len(data) > 4096 {
+			w.drop(fd, c, errors.New("upgrade response head too long"))
+		} else if c.hs == nil {
+			c.hs = append([]byte(nil), data...)
+		}
+		return
+	}
+	head := data[:end+4]
+	if !bytes.HasPrefix(head, []byte("HTTP/1.1 101")) || !bytes.Contains(head, w.accept) {
+		line, _, _ := bytes.Cut(head, []byte("\r\n"))
+		w.drop(fd, c, fmt.Errorf("upgrade refused: %q", line))
+		return
+	}
+	rest := data[end+4:]
+	c.hs = nil
+	c.state = csOpen
+	w.open.Add(1)
+	if len(rest) > 0 {
+		w.feed(fd, c, rest)
+	}
+}
+
+func (w *Worker) readFrames(fd int, c *cconn) {
+	for i := 0; i < 4 && c.state == csOpen; i++ {
+		n, err := unix.Read(fd, w.buf)
+		if err == unix.EAGAIN {
+			return
+		}
+		if err != nil || n == 0 {
+			w.drop(fd, c, errServerClosed)
+			return
+		}
+		w.feed(fd, c, w.buf[:n])
+		if n < len(w.buf) {
+			return
+		}
+	}
+}
+
+func (w *Worker) feed(fd int, c *cconn, data []byte) {
+	r := c.rd
+	if r == nil {
+		r = &w.rd
+	}
+	w.sink.fd, w.sink.c = fd, c
+	err := r.Feed(data, &w.rdcfg, &w.sink)
+	switch {
+	case err != nil || c.state != csOpen:
+		r.Reset()
+		c.rd = nil
+	case r == &w.rd && !r.Idle():
+		c.rd = new(wsproto.Reader)
+		*c.rd = w.rd
+		w.rd = wsproto.Reader{}
+	case r != &w.rd && r.Idle():
+		r.Reset()
+		c.rd = nil
+	}
+	if err != nil {
+		if !errors.Is(err, errServerClosed) {
+			w.wbuf = wsproto.AppendMaskedFrame(w.wbuf[:0], true, wsproto.OpClose, []byte{0x03, 0xea}, [4]byte{1, 2, 3, 4})
+			_, _ = unix.Write(fd, w.wbuf)
+		}
+		w.drop(fd, c, err)
+	}
+}
+
+// closeAll sends every open connection a close frame 1000 and closes it.
+func (w *Worker) closeAll() {
+	frame := wsproto.AppendMaskedFrame(nil, true, wsproto.OpClose, []byte{0x03, 0xe8}, [4]byte{9, 8, 7, 6})
+	for fd := range w.table {
+		c := &w.table[fd]
+		if c.state == csFree {
+			continue
+		}
+		if c.state == csOpen {
+			_, _ = unix.Write(fd, frame)
+		}
+		*c = cconn{}
+		_ = unix.Close(fd)
+	}
+	w.open.Store(0)
+}
+
+// clientSink handles frames arriving at a worker connection.
+type clientSink struct {
+	w  *Worker
+	fd int
+	c  *cconn
+}
+
+func (k *clientSink) OnMessage(op wsproto.OpCode, p []byte) error {
+	k.w.messages.Add(1)
+	return nil
+}
+
+// OnPing answers with a masked pong (RFC 6455 §5.5.2, §5.3: client frames
+// are masked).
+func (k *clientSink) OnPing(p []byte) error {
+	w := k.w
+	w.wbuf = wsproto.AppendMaskedFrame(w.wbuf[:0], true, wsproto.OpPong, p, [4]byte{5, 6, 7, 8})
+	_, _ = unix.Write(k.fd, w.wbuf)
+	w.pings.Add(1)
+	return nil
+}
+
+func (k *clientSink) OnPong([]byte) error { return nil }
+
+// OnClose answers the server's close and ends the connection.
+func (k *clientSink) OnClose(code wsproto.StatusCode, reason []byte) error {
+	w := k.w
+	w.wbuf = wsproto.AppendMaskedFrame(w.wbuf[:0], true, wsproto.OpClose, []byte{byte(code >> 8), byte(code)}, [4]byte{1, 2, 3, 4})
+	_, _ = unix.Write(k.fd, w.wbuf)
+	return errServerClosed
+}
