@@ -2,14 +2,6 @@ package wsproto
 
 import "bytes"
 
-// secKeysValid reports whether every Sec-WebSocket-Key header in head (if
-// any; a missing one is gobwas/ws's to report) is the base64 form of 16
-// bytes: 22 base64 characters followed by "==".
-func secKeysValid(head []byte) bool {
-	_, ok := findSecKey(head)
-	return ok
-}
-
 // findSecKey returns the value of the last Sec-WebSocket-Key header in
 // head and whether every such header holds a valid key (and there is one).
 func findSecKey(head []byte) (key []byte, ok bool) {
