@@ -42,7 +42,6 @@ var (
 	ErrFragmentedControl    = newCloseError(CloseProtocolError, "fragmented control frame")
 	ErrBadContinuation      = newCloseError(CloseProtocolError, "continuation without a message")
 	ErrNewMessageInFragment = newCloseError(CloseProtocolError, "new message inside a fragmented message")
-	ErrBadLength            = newCloseError(CloseProtocolError, "payload length has the high bit set")
 	ErrBadClosePayload      = newCloseError(CloseProtocolError, "close payload of one byte")
 	ErrInvalidCloseCode     = newCloseError(CloseProtocolError, "invalid close code")
 	ErrMessageTooBig        = newCloseError(CloseMessageTooBig, "message too big")

@@ -97,11 +97,11 @@ func (r *Reader) parseHeader(h []byte, cfg *Config) error {
 		rest = rest[8:]
 		// RFC 6455 §5.2: "If 127, the following 8 bytes interpreted as
 		// a 64-bit unsigned integer (the most significant bit MUST be
-		// 0) are the payload length." A set high bit is a protocol
-		// error (1002), not a size problem: no valid frame has one.
-		if length>>63 != 0 {
-			return ErrBadLength
-		}
+		// 0) are the payload length." A length with the high bit set
+		// (2^63 and up) breaks that rule and is also over any message
+		// limit; c1m answers it like every oversized frame, 1009, from
+		// the header alone and without allocating (the answer
+		// docs/operations.md promises for a 2^63-byte frame).
 	default:
 		length = uint64(l7)
 	}

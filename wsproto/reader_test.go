@@ -63,11 +63,11 @@ func TestReaderChecks(t *testing.T) {
 		server, `ping:"1" pong:"2" close:1000:"" binary:"abc"`, 0)
 	f("empty fragments", cat(mf(false, OpText, ""), mf(true, OpContinuation, "")), server, `text:""`, 0)
 
-	// 64-bit length with the high bit set (§5.2): 1002.
+	// 64-bit length with the high bit set (§5.2): over any limit, 1009.
 	hdr := []byte{0x82, 0x80 | 127}
 	hdr = binary.BigEndian.AppendUint64(hdr, 1<<63)
 	hdr = append(hdr, testKey[:]...)
-	f("length high bit", hdr, server, "", CloseProtocolError)
+	f("length high bit", hdr, server, "", CloseMessageTooBig)
 
 	// Message size (1009), from the header alone.
 	small := &Config{MaxMessage: 10}
