@@ -141,8 +141,15 @@ func (l *loop) drainStep() {
 		}
 		l.drainCursor = 0
 		l.drainBudget = 0
+		// Each loop drains its share of the rate in proportion to the
+		// sockets it owns, so that uneven loops still add up to
+		// Config.DrainRate overall.
+		l.drainShare = 1 / float64(len(s.loops))
+		if live := s.live.Load(); live > 0 {
+			l.drainShare = float64(l.owned) / float64(live)
+		}
 	}
-	perTick := float64(s.cfg.DrainRate) * l.tick.Seconds() / float64(len(s.loops))
+	perTick := float64(s.cfg.DrainRate) * l.tick.Seconds() * l.drainShare
 	l.drainBudget += perTick
 	if l.drainBudget > 2*perTick+1 {
 		l.drainBudget = 2*perTick + 1
@@ -162,7 +169,9 @@ func (l *loop) drainStep() {
 			l.reject(fd, sl, 503, "server is draining; reconnect to another node", hsDraining)
 		}
 	}
-	if l.drainCursor >= len(s.table) && l.owned == 0 {
+	// No new sockets arrive while draining (the listeners are shut), so a
+	// loop that owns none is done, wherever its cursor is.
+	if l.owned == 0 {
 		s.loopDrained(l.id)
 	}
 }

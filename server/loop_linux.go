@@ -61,6 +61,7 @@ type loop struct {
 	drainOn     bool
 	drainCursor int
 	drainBudget float64
+	drainShare  float64       // this loop's part of DrainRate
 	closed      chan struct{} // closed when the loop has exited
 }
 

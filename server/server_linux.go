@@ -151,6 +151,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("cannot shut down: already shutting down")
 	}
 	s.log.Info("draining", "connections", s.open.Load(), "rate_per_s", s.cfg.DrainRate, "timeout", s.cfg.DrainTimeout)
+	// Stop accepting at once: shutdown(SHUT_RD) on a listening socket
+	// resets the connections waiting in its backlog and refuses new ones,
+	// so clients told to reconnect go elsewhere instead of hanging here
+	// until the drain ends. The fds stay open (and so unique) until the
+	// loops have stopped polling them.
+	for _, fd := range s.lfds {
+		_ = unix.Shutdown(fd, unix.SHUT_RD)
+	}
 	for _, l := range s.loops {
 		_ = l.p.Wake()
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +23,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return runBenchWorker(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("c1m bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfg bench.Config
 	fs.StringVar(&cfg.Scenario, "scenario", "idle", "scenario: idle")
 	fs.IntVar(&cfg.Conns, "conns", 10000, "connections to open and hold")
@@ -36,11 +34,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.RampTimeout, "ramp-timeout", 10*time.Minute, "give up ramping after this")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses (ranges and lists)")
 	out := fs.String("out", "", "report directory (default bench-results/<timestamp>)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if cfg.Scenario != "idle" {
 		fmt.Fprintf(stderr, "c1m bench: cannot run scenario %q: this build has idle.\n", cfg.Scenario)
@@ -83,15 +78,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 // closes them all and exits 0.
 func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("c1m bench worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfg bench.WorkerConfig
 	targets := fs.String("targets", "", "comma-separated ws://host:port/path targets")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses")
 	fs.IntVar(&cfg.Conns, "conns", 0, "connections to hold")
 	fs.IntVar(&cfg.First, "first", 0, "global index of the first connection")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second (0: no cap)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	for _, t := range strings.Split(*targets, ",") {
 		tg, err := bench.ParseTarget(strings.TrimSpace(t))

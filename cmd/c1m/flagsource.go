@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -71,4 +73,26 @@ func readConfigFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("cannot read config file %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// parseFlags parses args into fs. On -h it prints the flag list to stdout
+// and returns (0, false); on an error it prints one sentence to stderr
+// instead of the flag package's multi-line usage and returns (2, false).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case err == nil && fs.NArg() > 0:
+		fmt.Fprintf(stderr, "%s: unexpected argument %q.\n", fs.Name(), fs.Arg(0))
+		return 2, false
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "usage: %s [flags]\n", fs.Name())
+		fs.PrintDefaults()
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "%s: %v.\n", fs.Name(), err)
+	return 2, false
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("c1m serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfg server.Config
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "WebSocket listen address")
 	fs.StringVar(&cfg.Path, "path", server.DefaultPath, "upgrade path")
@@ -37,15 +35,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	configPath := fs.String("config", "", "config file of name = value lines (flags > C1M_* env > file)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "c1m serve: unexpected argument %q.\n", fs.Arg(0))
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if err := applyFlagSources(fs, *configPath); err != nil {
 		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
