@@ -16,7 +16,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/c1m
 
 run: build
-	./$(BIN) serve --handler=echo
+	./$(BIN) serve --auth=none
 
 test: lint unit fuzz-smoke
 

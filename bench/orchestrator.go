@@ -210,7 +210,7 @@ func startServers(ctx context.Context, cfg Config) ([]*serverProc, error) {
 		s.cmd = exec.CommandContext(ctx, cfg.Exe, "serve",
 			"--addr", "127.0.0.1:"+strconv.Itoa(s.port),
 			"--metrics-addr", "127.0.0.1:"+strconv.Itoa(s.mport),
-			"--handler", "discard", "--log-level", "error",
+			"--handler", "discard", "--auth", "none", "--log-level", "error",
 			"--max-conns", strconv.Itoa(per),
 			"--drain-rate", "1000000", "--drain-timeout", "10s")
 		s.cmd.Stderr = os.Stderr

@@ -36,7 +36,9 @@ func (l *loop) closeWith(fd int32, sl *slot, code wsproto.StatusCode, reason, wh
 			sl.flags |= flagShutWr
 		}
 	} else {
+		before := sl.out.bytes
 		sl.out.truncateAfterHead()
+		s.queued.Add(int64(sl.out.bytes - before))
 		s.queue(fd, sl, nil, frame, 0, false, true)
 		sl.flags |= flagShutWr
 	}
@@ -90,6 +92,7 @@ func (l *loop) finalClose(fd int32, sl *slot) {
 	sl.state = stFree
 	sl.flags = 0
 	if sl.out != nil {
+		s.queued.Add(-int64(sl.out.bytes))
 		putOutQueue(sl.out)
 		sl.out = nil
 	}

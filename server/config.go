@@ -58,6 +58,17 @@ type Config struct {
 
 	// Handler receives connection events; nil means Echo.
 	Handler Handler
+
+	// Auth checks the token of every handshake (401 when it fails). nil
+	// means anonymous: anyone may connect, and the user id is the
+	// unchecked "user" query parameter (development only).
+	Auth Authenticator
+	// AllowQueryToken also takes the token from the access_token query
+	// parameter. Off by default: URLs end up in proxy and access logs.
+	AllowQueryToken bool
+	// AllowedOrigins, when not empty, is the list of Origin header
+	// values a browser may connect from (others get 403).
+	AllowedOrigins []string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }

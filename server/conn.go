@@ -55,3 +55,11 @@ func (c Conn) WriteFrame(frame []byte) error {
 func (c Conn) Close(code wsproto.StatusCode, reason string) {
 	c.s.requestClose(c.fd, c.gen, code, reason, reasonHandler)
 }
+
+// replyBuf returns the owning loop's scratch buffer for building a reply,
+// empty. Only for Handler methods (they run on that loop); the bytes are
+// valid until the next replyBuf call on the loop.
+func (c Conn) replyBuf() []byte {
+	l := c.s.loops[c.s.table[c.fd].loop]
+	return l.rbuf[:0]
+}

@@ -12,8 +12,10 @@ import (
 // OnMessage is valid only until OnMessage returns (it points into the
 // loop's read buffer); copy what must outlive the call.
 type Handler interface {
-	// OnOpen runs once the upgrade response has been written.
-	OnOpen(c Conn)
+	// OnOpen runs once the upgrade response has been written, with the
+	// identity the handshake established (valid during the call only;
+	// the zero Identity for an anonymous connection).
+	OnOpen(c Conn, id *Identity)
 	// OnMessage runs for every complete text or binary message. A non-nil
 	// error closes the connection: a *wsproto.CloseError with its code
 	// (for example ClosePolicyViolation, 1008), any other error with 1011.
@@ -29,7 +31,7 @@ type Handler interface {
 type Echo struct{}
 
 // OnOpen does nothing.
-func (Echo) OnOpen(Conn) {}
+func (Echo) OnOpen(Conn, *Identity) {}
 
 // OnMessage writes the message back. A peer that does not read its echoes
 // fills its queue and is closed as a slow consumer (1013).
@@ -45,7 +47,7 @@ func (Echo) OnClose(Conn, wsproto.StatusCode) {}
 type Discard struct{}
 
 // OnOpen does nothing.
-func (Discard) OnOpen(Conn) {}
+func (Discard) OnOpen(Conn, *Identity) {}
 
 // OnMessage drops the message.
 func (Discard) OnMessage(Conn, wsproto.OpCode, []byte) error { return nil }

@@ -41,13 +41,16 @@ type loop struct {
 	wheel wheel
 	rng   uint64
 
-	buf  []byte // shared read buffer
-	wbuf []byte // scratch for handshake responses and control frames
-	iov  [64]unix.Iovec
-	rd   wsproto.Reader // scratch reader for connections with no partial state
-	up   wsproto.Upgrader
-	sink loopSink
-	cb   func(fd int, ev poller.Events) error
+	buf   []byte // shared read buffer
+	wbuf  []byte // scratch for handshake responses and control frames
+	rbuf  []byte // scratch for handler replies (Conn.replyBuf)
+	iov   [64]unix.Iovec
+	rd    wsproto.Reader // scratch reader for connections with no partial state
+	up    wsproto.Upgrader
+	hs    hsScratch
+	ident Identity // of the connection being opened, during OnOpen
+	sink  loopSink
+	cb    func(fd int, ev poller.Events) error
 
 	owned      int // sockets owned by this loop (any state but free)
 	acceptOff  bool

@@ -21,12 +21,13 @@ const (
 
 // Handshake failure reasons, the values of c1m_handshake_failures_total.
 const (
-	hsTimeout    = "timeout"
-	hsTooLarge   = "header_too_large"
-	hsBadRequest = "bad_request"
-	hsCapacity   = "at_capacity"
-	hsClosed     = "peer_gone"
-	hsDraining   = "draining"
+	hsTimeout      = "timeout"
+	hsTooLarge     = "header_too_large"
+	hsBadRequest   = "bad_request"
+	hsCapacity     = "at_capacity"
+	hsClosed       = "peer_gone"
+	hsDraining     = "draining"
+	hsUnauthorized = "unauthorized"
 )
 
 // serverMetrics holds every metric of one Server in its own Set, so that
@@ -35,15 +36,16 @@ const (
 type serverMetrics struct {
 	set *metrics.Set
 
-	opened      *metrics.Counter
-	msgsIn      *metrics.Counter
-	bytesIn     *metrics.Counter
-	bytesOut    *metrics.Counter
-	pingRTT     *metrics.PrometheusHistogram
-	loopBusy    []*metrics.FloatCounter
-	closed      map[string]*metrics.Counter
-	hsFailures  map[string]*metrics.Counter
-	writeQueued *metrics.Counter
+	opened       *metrics.Counter
+	msgsIn       *metrics.Counter
+	bytesIn      *metrics.Counter
+	bytesOut     *metrics.Counter
+	pingRTT      *metrics.PrometheusHistogram
+	loopBusy     []*metrics.FloatCounter
+	closed       map[string]*metrics.Counter
+	hsFailures   map[string]*metrics.Counter
+	authFailures map[string]*metrics.Counter
+	writeQueued  *metrics.Counter
 }
 
 func newServerMetrics(loops int, open, live func() float64) *serverMetrics {
@@ -57,8 +59,9 @@ func newServerMetrics(loops int, open, live func() float64) *serverMetrics {
 		writeQueued: set.NewCounter("c1m_writes_queued_total"),
 		pingRTT: set.NewPrometheusHistogramExt("c1m_ping_rtt_seconds",
 			[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
-		closed:     map[string]*metrics.Counter{},
-		hsFailures: map[string]*metrics.Counter{},
+		closed:       map[string]*metrics.Counter{},
+		hsFailures:   map[string]*metrics.Counter{},
+		authFailures: map[string]*metrics.Counter{},
 	}
 	set.NewGauge("c1m_connections", open)
 	set.NewGauge("c1m_sockets", live)
@@ -68,8 +71,11 @@ func newServerMetrics(loops int, open, live func() float64) *serverMetrics {
 	for _, r := range []string{reasonPeerClose, reasonPeerGone, reasonProtocol, reasonHandler, reasonIdle, reasonSlow, reasonDrain, reasonForced, reasonWriteFailed} {
 		m.closed[r] = set.NewCounter(`c1m_connections_closed_total{reason="` + r + `"}`)
 	}
-	for _, r := range []string{hsTimeout, hsTooLarge, hsBadRequest, hsCapacity, hsClosed, hsDraining} {
+	for _, r := range []string{hsTimeout, hsTooLarge, hsBadRequest, hsCapacity, hsClosed, hsDraining, hsUnauthorized} {
 		m.hsFailures[r] = set.NewCounter(`c1m_handshake_failures_total{reason="` + r + `"}`)
+	}
+	for _, r := range authReasons {
+		m.authFailures[r] = set.NewCounter(`c1m_auth_failures_total{reason="` + r + `"}`)
 	}
 	return m
 }

@@ -70,10 +70,20 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		}
 		return
 	}
-	resp, _, err := l.up.Upgrade(data[:end], l.wbuf[:0])
+	l.resetHandshakeScratch()
+	resp, hs, err := l.up.Upgrade(data[:end], l.wbuf[:0])
 	if err != nil {
 		s.m.hsFailures[hsBadRequest].Inc()
 		l.sendAndLinger(fd, sl, resp)
+		return
+	}
+	var ok bool
+	// The identity lives in the loop, not on the stack: passing a stack
+	// value's address to the Handler interface would move it to the heap
+	// on every upgrade.
+	l.ident, ok = l.authenticate(&hs)
+	if !ok {
+		l.reject(fd, sl, 401, "unauthorized: a valid token is required", hsUnauthorized)
 		return
 	}
 	if n, werr := writeFull(int(fd), resp); n != len(resp) {
@@ -94,7 +104,8 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 	// a million connections opened in a burst are pinged evenly spread,
 	// never all in one tick.
 	l.wheel.schedule(s.table, fd, 1+uint32(l.random()%uint64(l.pingTicks())))
-	s.cfg.Handler.OnOpen(Conn{s: s, fd: fd, gen: sl.gen})
+	s.cfg.Handler.OnOpen(Conn{s: s, fd: fd, gen: sl.gen}, &l.ident)
+	l.ident = Identity{}
 	rest := data[end:]
 	if len(rest) > 0 && sl.state == stOpen {
 		// Frames sent right behind the head (pipelined). rest may live

@@ -32,6 +32,7 @@ type Server struct {
 	hsPool  hsPool
 
 	open     atomic.Int64 // upgraded connections (c1m_connections)
+	queued   atomic.Int64 // bytes waiting in out queues (c1m_queued_bytes)
 	live     atomic.Int64 // accepted sockets in any state
 	draining atomic.Bool
 	stopping atomic.Bool
@@ -51,13 +52,14 @@ type Server struct {
 type Stats struct {
 	Open     int64 // upgraded WebSocket connections
 	Sockets  int64 // accepted sockets, including handshakes and closes in progress
+	Queued   int64 // bytes waiting in per-connection out queues
 	MaxConns int
 	Draining bool
 }
 
 // Stats returns current counts; safe from any goroutine.
 func (s *Server) Stats() Stats {
-	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), MaxConns: s.maxConns, Draining: s.draining.Load()}
+	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), Queued: s.queued.Load(), MaxConns: s.maxConns, Draining: s.draining.Load()}
 }
 
 // Port returns the WebSocket listener's port (useful with ":0").

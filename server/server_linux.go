@@ -92,11 +92,12 @@ func (s *Server) Start() error {
 			rng:    uint64(time.Now().UnixNano()) | 1 + uint64(i)<<32,
 			buf:    make([]byte, readBufSize),
 			wbuf:   make([]byte, 0, 4096),
+			rbuf:   make([]byte, 0, 4096),
 			closed: make(chan struct{}),
 		}
 		l.sink.l = l
 		l.cb = l.onEvent
-		l.up = wsproto.Upgrader{Path: cfg.Path, MaxHeaderBytes: cfg.MaxHeaderBytes}
+		l.initUpgrader()
 		if cfg.ReusePort {
 			l.lfds = []int{s.lfds[i]}
 		} else {

@@ -15,6 +15,16 @@ import (
 // anything over twice that (a ping flood's pongs), makes the connection a
 // slow consumer: it is closed with 1013 and ErrSlowConsumer returned.
 func (s *Server) write(fd int32, gen uint32, a, b []byte, stable, control bool) error {
+	err := s.writeNoClose(fd, gen, a, b, stable, control)
+	if err == ErrSlowConsumer {
+		s.requestClose(fd, gen, 1013, "slow consumer", reasonSlow)
+	}
+	return err
+}
+
+// writeNoClose is write without the slow-consumer close: the broadcast
+// Hub applies its own policy (close or drop).
+func (s *Server) writeNoClose(fd int32, gen uint32, a, b []byte, stable, control bool) error {
 	if int(fd) >= len(s.table) || fd < 0 {
 		return ErrClosed
 	}
@@ -26,9 +36,6 @@ func (s *Server) write(fd int32, gen uint32, a, b []byte, stable, control bool) 
 	}
 	err := s.writeLocked(fd, sl, a, b, stable, control)
 	sl.mu.Unlock()
-	if err == ErrSlowConsumer {
-		s.requestClose(fd, gen, 1013, "slow consumer", reasonSlow)
-	}
 	return err
 }
 
@@ -70,6 +77,8 @@ func (s *Server) queue(fd int32, sl *slot, a, b []byte, n int, stable, control b
 		sl.out = getOutQueue()
 	}
 	s.m.writeQueued.Inc()
+	before := sl.out.bytes
+	defer func() { s.queued.Add(int64(sl.out.bytes - before)) }()
 	if n < len(a) {
 		a = a[n:]
 		n = 0
@@ -129,6 +138,7 @@ func (l *loop) flush(fd int32, sl *slot) (broken bool) {
 		if n > 0 {
 			l.s.m.bytesOut.Add(n)
 			q.advance(n)
+			l.s.queued.Add(-int64(n))
 		}
 		if err == unix.EAGAIN {
 			return false

@@ -28,7 +28,10 @@ func TestServeBadFlags(t *testing.T) {
 		// Ports that are free, in case the command does start serving;
 		// the timeout then ends it and the status check fails.
 		if len(args) > 0 && args[0] == "serve" {
-			args = append(args, "--addr", freeAddr(t), "--metrics-addr", freeAddr(t))
+			args = append(args, "--addr", freeAddr(t), "--metrics-addr", freeAddr(t), "--api-addr", freeAddr(t))
+			if !strings.Contains(strings.Join(args, " "), "auth") {
+				args = append(args, "--auth=none")
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -65,6 +68,11 @@ func TestServeBadFlags(t *testing.T) {
 	f([]string{"serve", "--log-level=loud"}, nil, "log level", `"loud"`)
 	f([]string{"serve", "--config=" + badConfig}, nil, badConfig, `"max-conections"`)
 	f([]string{"serve"}, []string{"C1M_HANDLER=frob"}, "handler", `"frob"`)
+	// Authentication is on unless switched off, and needs a key.
+	f([]string{"serve", "--auth=jwt"}, nil, "--jwt-secret", "--auth=none")
+	f([]string{"serve", "--auth=jwt", "--jwt-secret=short"}, nil, "secret", "32")
+	f([]string{"serve", "--auth=maybe"}, nil, "auth", `"maybe"`)
+	f([]string{"serve", "--slow-policy=ignore"}, nil, "policy", `"ignore"`)
 	f([]string{"frobnicate"}, nil, "command", `"frobnicate"`)
 }
 

@@ -167,7 +167,7 @@ func startServeWith(t testing.TB, addr string, args, env []string) *serveProc {
 
 func tryServe(t testing.TB, addr, maddr string, args, env []string) (*serveProc, error) {
 	bin := c1mBinary(t)
-	args = append([]string{"serve", "--metrics-addr", maddr}, args...)
+	args = append([]string{"serve", "--auth=none", "--api-addr=-", "--metrics-addr", maddr}, args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = e2eEnv(env...)
 	p := &serveProc{

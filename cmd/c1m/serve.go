@@ -10,7 +10,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"c1m/broadcast"
 	"c1m/server"
 )
 
@@ -31,7 +33,26 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxMessage, "max-message", 64<<10, "maximum message size in bytes; larger → close 1009")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 8<<10, "maximum upgrade request head; larger → HTTP 431")
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
-	handler := fs.String("handler", "echo", "message handler: echo or discard")
+	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
+	auth := fs.String("auth", "jwt", "jwt (a token at the handshake) or none (anyone may connect: development only)")
+	jwtSecret := fs.String("jwt-secret", "", "HS256 secret (at least 32 bytes); prefer C1M_JWT_SECRET over the command line")
+	jwtKey := fs.String("jwt-public-key", "", "PEM public key file for RS256 (RSA) or ES256 (P-256) tokens")
+	fs.BoolVar(&cfg.AllowQueryToken, "allow-query-token", false, "also accept the token as the access_token query parameter")
+	origins := fs.String("allowed-origins", "", "comma-separated Origin values browsers may connect from (empty: any)")
+	var app server.AppConfig
+	apiCfg := server.APIConfig{}
+	fs.StringVar(&apiCfg.Addr, "api-addr", "127.0.0.1:8081", "publish API listen address (- disables)")
+	fs.StringVar(&apiCfg.Key, "api-key", "", "bearer key for the publish API (required off loopback); prefer C1M_API_KEY")
+	policy := fs.String("slow-policy", "close", "slow consumers: close (1013) or drop (skip messages, send a gap notice)")
+	fs.IntVar(&app.Hub.ChunkSize, "chunk-size", 1024, "connections per fan-out task")
+	fs.IntVar(&app.Hub.Workers, "workers", 0, "fan-out pool size (0: 2 × GOMAXPROCS)")
+	fs.IntVar(&app.Hub.MaxRoomsPerConn, "rooms-per-conn", 64, "rooms one connection may join")
+	fs.IntVar(&app.Hub.MaxRoomMembers, "room-members", 0, "members per room (0: no cap)")
+	fs.DurationVar(&app.Hub.PresenceWindow, "presence-window", time.Second, "presence events are batched over this window")
+	fs.IntVar(&app.RateBurst, "rate-burst", 10, "client messages allowed at once")
+	fs.Float64Var(&app.RateRefill, "rate-refill", 1, "client messages refilled per second")
+	fs.IntVar(&app.AbuseLimit, "abuse-limit", 100, "rate-limit refusals in a row that close a connection with 1008")
+	fs.IntVar(&app.MaxData, "max-data", 16<<10, "largest data field of a client message")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	configPath := fs.String("config", "", "config file of name = value lines (flags > C1M_* env > file)")
@@ -48,14 +69,58 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger = log
+	var appH *server.App
 	switch *handler {
+	case "app":
+		if app.Hub.Policy, err = broadcast.ParsePolicy(*policy); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+		if appH, err = server.NewApp(app); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+		cfg.Handler = appH
 	case "echo":
 		cfg.Handler = server.Echo{}
 	case "discard":
 		cfg.Handler = server.Discard{}
 	default:
-		fmt.Fprintf(stderr, "c1m serve: cannot use handler %q: want echo or discard.\n", *handler)
+		fmt.Fprintf(stderr, "c1m serve: cannot use handler %q: want app, echo or discard.\n", *handler)
 		return 2
+	}
+	switch {
+	case *auth == "none":
+		if *jwtSecret != "" || *jwtKey != "" {
+			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret or --jwt-public-key.")
+			return 2
+		}
+	case *auth != "jwt":
+		fmt.Fprintf(stderr, "c1m serve: cannot use auth %q: want jwt or none.\n", *auth)
+		return 2
+	case *jwtSecret != "" && *jwtKey != "":
+		fmt.Fprintln(stderr, "c1m serve: give --jwt-secret or --jwt-public-key, not both.")
+		return 2
+	case *jwtSecret != "":
+		if cfg.Auth, err = server.NewHS256([]byte(*jwtSecret)); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+	case *jwtKey != "":
+		if cfg.Auth, err = server.NewPublicKeyAuth(*jwtKey); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+	default:
+		fmt.Fprintln(stderr, "c1m serve: --auth=jwt needs --jwt-secret or --jwt-public-key; use --auth=none for an open development server.")
+		return 2
+	}
+	if *origins != "" {
+		for _, o := range strings.Split(*origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+			}
+		}
 	}
 
 	limit, err := server.RaiseFileLimit()
@@ -67,6 +132,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 		return 2
 	}
+	if appH != nil {
+		if err := appH.Attach(s); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+		defer appH.Close()
+	}
+	if cfg.Auth == nil {
+		log.Warn("authentication is OFF (--auth=none): anyone who reaches the listener may connect and claim any user id")
+	} else {
+		log.Info("authentication", "jwt_algorithm", cfg.Auth.(*server.JWTAuth).Algorithm(), "query_token", cfg.AllowQueryToken, "allowed_origins", len(cfg.AllowedOrigins))
+	}
 	capacity, maxConns := s.Capacity()
 	log.Info("open-files limit", "nofile", limit, "capacity_connections", capacity)
 	if cfg.MaxConns > capacity {
@@ -76,6 +153,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := s.Start(); err != nil {
 		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 		return 1
+	}
+	var api *server.API
+	if appH != nil && apiCfg.Addr != "-" {
+		if api, err = server.StartAPI(apiCfg, appH, s); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			_ = s.Shutdown(context.Background())
+			return 1
+		}
+		if apiCfg.Key == "" {
+			log.Warn("the publish API has no key: anything on this host may publish", "api", api.Addr())
+		}
 	}
 	log.Info("serving", "addr", fmt.Sprintf("%s (port %d)", cfg.Addr, s.Port()), "path", cfg.Path, "metrics", s.MetricsAddr(), "handler", *handler, "max_conns", maxConns)
 
@@ -90,6 +178,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log.Warn("second signal: closing now")
 		cancel()
 	}()
+	if api != nil {
+		_ = api.Shutdown(ctx)
+	}
 	if err := s.Shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
 	}

@@ -1,0 +1,170 @@
+package broadcast
+
+import "sync"
+
+// fanout sends d to the stream's current targets and returns how many
+// there were. Targets are split into chunks of Config.ChunkSize; all
+// chunks but the last go to the pool (or run here when it is full), the
+// last runs here, and fanout returns when every chunk is done, so the
+// stream's next message cannot overtake this one on any connection.
+func (h *Hub) fanout(s *stream, d delivery) int {
+	if s.target.Kind == KindAll {
+		return h.fanoutAll(s, d)
+	}
+	s.snap = h.snapshot(s, d, s.snap[:0])
+	targets := s.snap
+	chunk := h.cfg.ChunkSize
+	var wg sync.WaitGroup
+	for len(targets) > chunk {
+		part := targets[:chunk]
+		targets = targets[chunk:]
+		wg.Add(1)
+		task := func() {
+			defer wg.Done()
+			h.sendChunk(s, d, part)
+		}
+		if err := h.pool.Submit(task); err != nil {
+			h.st.inlineChunks.Add(1)
+			task()
+		}
+	}
+	h.sendChunk(s, d, targets)
+	wg.Wait()
+	n := len(s.snap)
+	clear(s.snap)
+	return n
+}
+
+// snapshot copies the stream's targets into buf, so that joins and leaves
+// during the fan-out neither block on it nor shift members between
+// chunks (a member moved by a swap-remove must not be skipped).
+func (h *Hub) snapshot(s *stream, d delivery, buf []ConnID) []ConnID {
+	switch s.target.Kind {
+	case KindRoom:
+		h.mu.RLock()
+		r := h.rooms[s.target.Name]
+		h.mu.RUnlock()
+		if r == nil {
+			return buf
+		}
+		r.mu.Lock()
+		if d.presence {
+			for c := range r.presence {
+				buf = append(buf, c)
+			}
+		} else {
+			buf = append(buf, r.members...)
+		}
+		r.mu.Unlock()
+	case KindUser:
+		h.mu.RLock()
+		u := h.users[s.target.Name]
+		h.mu.RUnlock()
+		if u == nil {
+			return buf
+		}
+		u.mu.Lock()
+		buf = append(buf, u.devices...)
+		u.mu.Unlock()
+	}
+	return buf
+}
+
+// fanoutAll sends d to every registered connection, walking the fd table
+// in chunks of fds.
+func (h *Hub) fanoutAll(s *stream, d delivery) int {
+	chunk := h.cfg.ChunkSize
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	run := func(lo, hi int) {
+		n := h.sendRange(s, d, lo, hi)
+		mu.Lock()
+		total += n
+		mu.Unlock()
+	}
+	lo := 0
+	for ; lo+chunk < len(h.members); lo += chunk {
+		lo, hi := lo, lo+chunk
+		wg.Add(1)
+		task := func() {
+			defer wg.Done()
+			run(lo, hi)
+		}
+		if err := h.pool.Submit(task); err != nil {
+			h.st.inlineChunks.Add(1)
+			task()
+		}
+	}
+	run(lo, len(h.members))
+	wg.Wait()
+	return total
+}
+
+// sendRange delivers d to the registered connections with fds in [lo, hi).
+func (h *Hub) sendRange(s *stream, d delivery, lo, hi int) int {
+	var sent, dropped, slow int64
+	n := 0
+	for fd := lo; fd < hi; fd++ {
+		st := h.members[fd].state.Load()
+		if st&1 == 0 {
+			continue
+		}
+		n++
+		h.deliver(s, d, ConnID{FD: int32(fd), Gen: uint32(st >> 1)}, &sent, &dropped, &slow)
+	}
+	h.addCounts(sent, dropped, slow)
+	return n
+}
+
+// sendChunk delivers d to each target of part.
+func (h *Hub) sendChunk(s *stream, d delivery, part []ConnID) {
+	var sent, dropped, slow int64
+	for _, c := range part {
+		h.deliver(s, d, c, &sent, &dropped, &slow)
+	}
+	h.addCounts(sent, dropped, slow)
+}
+
+func (h *Hub) addCounts(sent, dropped, slow int64) {
+	if sent > 0 {
+		h.st.deliveries.Add(sent)
+	}
+	if dropped > 0 {
+		h.st.dropped.Add(dropped)
+	}
+	if slow > 0 {
+		h.st.slowClosed.Add(slow)
+	}
+}
+
+// deliver is the per-target hot path: one atomic load, the gap check,
+// one Send. It allocates nothing unless the target is slow.
+func (h *Hub) deliver(s *stream, d delivery, c ConnID, sent, dropped, slow *int64) {
+	m := h.lookup(c)
+	if m == nil {
+		return
+	}
+	if m.gapOn.Load() && !h.flushGap(m, c, s) {
+		// Still too slow for the notice: this message is missed too.
+		h.recordGap(m, s, d.seq)
+		*dropped++
+		return
+	}
+	switch err := h.sender.Send(c, d.frame); err {
+	case nil:
+		*sent++
+	case ErrSlow:
+		if h.cfg.Policy == PolicyDrop {
+			if d.seq != 0 {
+				h.recordGap(m, s, d.seq)
+			}
+			*dropped++
+			return
+		}
+		if m.slow.CompareAndSwap(false, true) {
+			h.sender.CloseSlow(c)
+			*slow++
+		}
+	}
+}

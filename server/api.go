@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"c1m/broadcast"
+	"c1m/wsproto"
+)
+
+// APIConfig configures the publish API.
+type APIConfig struct {
+	Addr string // listen address, e.g. 127.0.0.1:8081
+	// Key is the bearer token every request must carry. It may be empty
+	// only when Addr is a loopback address: then anything on this host
+	// may publish (the same trust as the metrics endpoint).
+	Key string
+	// MaxBody caps a request body, 64 KiB.
+	MaxBody int64
+	// MaxMembers caps the member list of GET /v1/rooms/{room}, 1,000.
+	MaxMembers int
+}
+
+// API is the HTTP publish API (docs/protocol.md, "HTTP API"). It runs on
+// net/http: operators and back ends, not clients.
+type API struct {
+	cfg APIConfig
+	app *App
+	s   *Server
+	srv *http.Server
+	ln  net.Listener
+}
+
+// ErrAPIKeyRequired is returned by StartAPI for a non-loopback address
+// without a key.
+var ErrAPIKeyRequired = errors.New("server: the publish API needs --api-key on a non-loopback address")
+
+// StartAPI listens and serves the API for app on s.
+func StartAPI(cfg APIConfig, app *App, s *Server) (*API, error) {
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 64 << 10
+	}
+	if cfg.MaxMembers == 0 {
+		cfg.MaxMembers = 1000
+	}
+	if cfg.Key == "" && !isLoopback(cfg.Addr) {
+		return nil, ErrAPIKeyRequired
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on API address %s: %w", cfg.Addr, err)
+	}
+	a := &API{cfg: cfg, app: app, s: s, ln: ln}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/publish", a.auth(a.publish))
+	mux.HandleFunc("POST /v1/disconnect", a.auth(a.disconnect))
+	mux.HandleFunc("GET /v1/stats", a.auth(a.stats))
+	mux.HandleFunc("GET /v1/rooms/{room}", a.auth(a.room))
+	mux.HandleFunc("/", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
+	}))
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("publish API stopped", "err", err)
+		}
+	}()
+	return a, nil
+}
+
+// Addr returns the address the API listens on.
+func (a *API) Addr() string { return a.ln.Addr().String() }
+
+// Shutdown stops the API.
+func (a *API) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// auth checks the bearer key in constant time.
+func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.Key != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Key)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="c1m"`)
+				apiError(w, http.StatusUnauthorized, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func apiError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": msg})
+}
+
+func apiJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody decodes a JSON body into v with the size cap; it answers the
+// error itself and returns false.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", a.cfg.MaxBody))
+			return false
+		}
+		apiError(w, http.StatusBadRequest, "bad_request", "cannot read the body")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		apiError(w, http.StatusBadRequest, "bad_json", "the body is not the expected JSON object: "+err.Error())
+		return false
+	}
+	return true
+}
+
+type publishRequest struct {
+	Room string          `json:"room"`
+	User string          `json:"user"`
+	All  bool            `json:"all"`
+	From string          `json:"from"`
+	Data json.RawMessage `json:"data"`
+}
+
+// publish: POST /v1/publish {"room"|"user"|"all", "data", "from"?}.
+func (a *API) publish(w http.ResponseWriter, r *http.Request) {
+	var req publishRequest
+	if !a.readBody(w, r, &req) {
+		return
+	}
+	var t broadcast.Target
+	n := 0
+	if req.Room != "" {
+		t, n = broadcast.ToRoom(req.Room), n+1
+	}
+	if req.User != "" {
+		t, n = broadcast.ToUser(req.User), n+1
+	}
+	if req.All {
+		t, n = broadcast.ToAll(), n+1
+	}
+	if n != 1 {
+		apiError(w, http.StatusBadRequest, "bad_request", `name exactly one target: "room", "user" or "all": true`)
+		return
+	}
+	if len(req.Data) == 0 {
+		apiError(w, http.StatusBadRequest, "bad_request", `"data" is required`)
+		return
+	}
+	if len(req.Data) > a.app.cfg.MaxData {
+		apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("data is over %d bytes", a.app.cfg.MaxData))
+		return
+	}
+	from := req.From
+	if from == "" {
+		from = "api"
+	}
+	seq, err := a.app.hub.Publish(t, from, req.Data)
+	switch {
+	case errors.Is(err, broadcast.ErrBacklog):
+		w.Header().Set("Retry-After", "1")
+		apiError(w, http.StatusTooManyRequests, "overloaded", "the target's queue is full; retry later")
+		return
+	case errors.Is(err, broadcast.ErrBadName):
+		apiError(w, http.StatusBadRequest, "bad_request", "bad room or user name")
+		return
+	case err != nil:
+		apiError(w, http.StatusServiceUnavailable, "unavailable", "cannot publish now")
+		return
+	}
+	if seq == 0 {
+		apiError(w, http.StatusNotFound, "no_target", "nobody is connected to that room or user")
+		return
+	}
+	apiJSON(w, http.StatusAccepted, map[string]any{"seq": seq})
+}
+
+type disconnectRequest struct {
+	User   string `json:"user"`
+	Reason string `json:"reason"`
+}
+
+// disconnect: POST /v1/disconnect {"user", "reason"?} closes every device
+// of the user with 1008.
+func (a *API) disconnect(w http.ResponseWriter, r *http.Request) {
+	var req disconnectRequest
+	if !a.readBody(w, r, &req) {
+		return
+	}
+	if req.User == "" {
+		apiError(w, http.StatusBadRequest, "bad_request", `"user" is required`)
+		return
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "disconnected by the server"
+	}
+	devs := a.app.hub.Devices(req.User)
+	for _, d := range devs {
+		a.s.requestClose(d.FD, d.Gen, wsproto.ClosePolicyViolation, reason, reasonHandler)
+	}
+	apiJSON(w, http.StatusOK, map[string]any{"closed": len(devs)})
+}
+
+// stats: GET /v1/stats.
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	ss := a.s.Stats()
+	hs := a.app.hub.Stats()
+	apiJSON(w, http.StatusOK, map[string]any{
+		"connections": ss.Open, "sockets": ss.Sockets, "queued_bytes": ss.Queued,
+		"rooms": hs.Rooms, "users": hs.Users, "published": hs.Published, "deliveries": hs.Deliveries,
+		"dropped": hs.Dropped, "slow_closed": hs.SlowClosed, "backlog": hs.Backlog,
+	})
+}
+
+// room: GET /v1/rooms/{room}[?members=true&limit=N].
+func (a *API) room(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("room")
+	limit := 0
+	if r.URL.Query().Get("members") == "true" {
+		limit = a.cfg.MaxMembers
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				apiError(w, http.StatusBadRequest, "bad_request", "limit must be a positive number")
+				return
+			}
+			limit = min(n, a.cfg.MaxMembers)
+		}
+	}
+	info, ok := a.app.hub.Room(name, limit)
+	if !ok {
+		apiError(w, http.StatusNotFound, "not_found", "no such room (rooms exist while they have members)")
+		return
+	}
+	out := map[string]any{"room": info.Name, "count": info.Count}
+	if limit > 0 {
+		members := make([]map[string]string, 0, len(info.Members))
+		for _, m := range info.Members {
+			members = append(members, map[string]string{"user": a.app.hub.UserOf(m), "conn": strconv.FormatUint(uint64(m.FD)<<32|uint64(m.Gen), 16)})
+		}
+		out["members"] = members
+		out["truncated"] = info.Count > len(info.Members)
+	}
+	apiJSON(w, http.StatusOK, out)
+}

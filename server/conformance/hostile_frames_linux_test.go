@@ -1,0 +1,305 @@
+//go:build linux
+
+package conformance
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestHugeDeclaredLengths: frames announcing 2^63 bytes are closed 1009
+// from the header, and 1,000 connections each announcing a frame of the
+// maximum size and sending one byte of it cost the server no memory for
+// what was announced (wsproto grows a buffer as bytes arrive, never by the
+// declared length). RSS is compared as a ratio to the baseline, generously.
+func TestHugeDeclaredLengths(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--max-message", fmt.Sprint(maxMessage))
+	base := srv.usage()
+	rss0 := srv.rss()
+
+	for i := 0; i < 100; i++ {
+		c, rest := dialUpgraded(t, srv.addr, 0)
+		if _, err := c.Write(declaredFrame(1 << 63)); err != nil {
+			t.Fatal(err)
+		}
+		code, _, err := readUntilClose(c, rest, 10*time.Second)
+		c.Close()
+		if err != nil || code != 1009 {
+			t.Fatalf("2^63-byte frame: close %d, %v; want 1009", code, err)
+		}
+	}
+	const held = 1000
+	cs := make([]net.Conn, 0, held)
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for i := 0; i < held; i++ {
+		c, _ := dialUpgraded(t, srv.addr, 0)
+		cs = append(cs, c)
+		f := fr(opBinary, binaryPattern(maxMessage))
+		if _, err := c.Write(f.wire()[:f.headerLen()+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_bytes_received_total") > 0 && srv.metric("c1m_connections") == held },
+		func() string { return fmt.Sprintf("c1m_connections %v, want %d", srv.metric("c1m_connections"), held) })
+	// Let the server read every header (1 byte each behind it).
+	echoOK(t, srv.addr)
+	rss1 := srv.rss()
+	t.Logf("RSS %s before, %s with %d connections each announcing %s", mib(rss0), mib(rss1), held, size(maxMessage))
+	// Preallocating what was announced would be 1,000 MiB. One small
+	// pooled buffer (4 KiB) per connection plus bookkeeping is a few MiB.
+	if limit := 2*rss0 + 32<<20; rss1 > limit {
+		t.Fatalf("RSS grew from %s to %s (limit %s): announced lengths are being allocated", mib(rss0), mib(rss1), mib(limit))
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	cs = cs[:0]
+	srv.alive()
+	srv.checkNoLeaks(base)
+}
+
+// TestFragmentsPastMax grows messages by fragments to just under
+// --max-message on many connections at once, then one fragment more: each
+// is closed 1009 at that fragment's header, and the memory held is about
+// the messages' own bytes, released after.
+func TestFragmentsPastMax(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--max-message", fmt.Sprint(maxMessage))
+	base := srv.usage()
+	rss0 := srv.rss()
+	const conns = 16
+	cs := make([]net.Conn, conns)
+	rests := make([][]byte, conns)
+	for i := range cs {
+		cs[i], rests[i] = dialUpgraded(t, srv.addr, 0)
+		defer cs[i].Close()
+		for _, f := range fragments(opBinary, binaryPattern(maxMessage-1), 64<<10) {
+			f.fin = false
+			if _, err := cs[i].Write(f.wire()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	echoOK(t, srv.addr)
+	rssPeak := srv.rss()
+	for i, c := range cs {
+		if _, err := c.Write(frag(true, opCont, []byte{1, 2}).wire()); err != nil {
+			t.Fatal(err)
+		}
+		code, counts, err := readUntilClose(c, rests[i], 10*time.Second)
+		if err != nil || code != 1009 || len(counts) != 0 {
+			t.Fatalf("conn %d: close %d, frames before %v, %v; want 1009 and nothing else", i, code, counts, err)
+		}
+	}
+	t.Logf("RSS %s before, %s holding %d messages of %s", mib(rss0), mib(rssPeak), conns, size(maxMessage-1))
+	if limit := rss0 + 3*conns*maxMessage; rssPeak > int64(limit) {
+		t.Fatalf("RSS %s holding %d × %s, limit %s", mib(rssPeak), conns, size(maxMessage), mib(int64(limit)))
+	}
+	srv.checkNoLeaks(base)
+}
+
+// TestPingFlood sends 100,000 pings from a client that never reads, with
+// a 4 KiB receive buffer. The server answers each with a pong until the
+// pongs it could not send pass its bound (twice --max-pending for control
+// frames), then closes 1013: the queue stays bounded, and so does its RSS.
+func TestPingFlood(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	base := srv.usage()
+	rss0 := srv.rss()
+	c, rest := dialUpgraded(t, srv.addr, 4<<10)
+	defer c.Close()
+	frame := ping(string(binaryPattern(125))).wire()
+	batch := make([]byte, 0, 1000*len(frame))
+	for i := 0; i < 1000; i++ {
+		batch = append(batch, frame...)
+	}
+	var rssMax int64
+	sent := 0
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for ; sent < 100_000; sent += 1000 {
+		if _, err := c.Write(batch); err != nil {
+			// Closed as a slow consumer before the flood ended; the
+			// server may have stopped reading only after its close.
+			t.Logf("write after %d pings: %v", sent, err)
+			break
+		}
+		if sent%10_000 == 0 {
+			rssMax = max(rssMax, srv.rss())
+		}
+	}
+	rssMax = max(rssMax, srv.rss())
+	code, counts, err := readUntilClose(c, rest, 30*time.Second)
+	t.Logf("sent %d pings; got %d pongs, then close %d (%v); RSS %s before, at most %s during", sent, counts[opPong], code, err, mib(rss0), mib(rssMax))
+	// 100,000 pongs of 127 bytes are 12 MB: far past what a 4 KiB
+	// window, the kernel's send buffer and 2 × 256 KiB of queue hold.
+	if code != 1013 {
+		t.Fatalf("close %d (%v), want 1013 slow consumer", code, err)
+	}
+	if counts[opPong] >= sent {
+		t.Fatalf("%d pongs for %d pings and still closed 1013", counts[opPong], sent)
+	}
+	if limit := rss0 + 8<<20; rssMax > limit {
+		t.Fatalf("RSS rose from %s to %s during the flood (limit %s): the pong queue is not bounded", mib(rss0), mib(rssMax), mib(limit))
+	}
+	if got := srv.metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
+		t.Fatalf("slow_consumer closes %v, want 1", got)
+	}
+	c.Close()
+	echoOK(t, srv.addr)
+	srv.checkNoLeaks(base)
+}
+
+// TestNeverReads sends 64 KiB messages from a client that never reads its
+// echoes (4 KiB receive buffer): past --max-pending queued bytes the
+// server closes it 1013, and its RSS stays bounded meanwhile.
+func TestNeverReads(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	base := srv.usage()
+	rss0 := srv.rss()
+	c, rest := dialUpgraded(t, srv.addr, 4<<10)
+	defer c.Close()
+	msg := binary_(binaryPattern(64 << 10)).wire()
+	var rssMax int64
+	sent := 0
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for ; sent < 1000; sent++ {
+		if _, err := c.Write(msg); err != nil {
+			t.Logf("write after %d messages: %v", sent, err)
+			break
+		}
+		if sent%50 == 0 {
+			rssMax = max(rssMax, srv.rss())
+		}
+	}
+	rssMax = max(rssMax, srv.rss())
+	code, counts, err := readUntilClose(c, rest, 30*time.Second)
+	t.Logf("sent %d messages of 64 KiB; got %d echoes, then close %d (%v); RSS %s before, at most %s during", sent, counts[opBinary], code, err, mib(rss0), mib(rssMax))
+	if code != 1013 {
+		t.Fatalf("close %d (%v), want 1013 slow consumer", code, err)
+	}
+	if limit := rss0 + 16<<20; rssMax > limit {
+		t.Fatalf("RSS rose from %s to %s (limit %s): the out queue is not bounded", mib(rss0), mib(rssMax), mib(limit))
+	}
+	if got := srv.metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
+		t.Fatalf("slow_consumer closes %v, want 1", got)
+	}
+	c.Close()
+	echoOK(t, srv.addr)
+	srv.checkNoLeaks(base)
+}
+
+// TestHalfClosed: clients that shut down their writing side without a
+// close frame (EPOLLRDHUP / read EOF), in every state — during the
+// handshake, idle after it, in the middle of a frame, in the middle of a
+// fragmented message — are cleaned up: c1m_sockets back to 0, descriptors
+// back to the baseline.
+func TestHalfClosed(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	base := srv.usage()
+	var cs []*net.TCPConn
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		// In the handshake: half a request.
+		c := dialTCP(t, srv.addr, 0)
+		_, _ = c.Write([]byte(upgradeRequest(srv.addr))[:20])
+		cs = append(cs, c)
+		// Idle after the upgrade.
+		c, _ = dialUpgraded(t, srv.addr, 0)
+		cs = append(cs, c)
+		// In the middle of a frame.
+		c, _ = dialUpgraded(t, srv.addr, 0)
+		_, _ = c.Write(text("half a frame").wire()[:9])
+		cs = append(cs, c)
+		// In the middle of a fragmented message.
+		c, _ = dialUpgraded(t, srv.addr, 0)
+		_, _ = c.Write(frag(false, opText, []byte("first fragment")).wire())
+		cs = append(cs, c)
+	}
+	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_sockets") == float64(len(cs)) },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want %d", srv.metric("c1m_sockets"), len(cs)) })
+	for _, c := range cs {
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The server closes its side: every client reads EOF (no close frame
+	// is owed to a peer that left without one).
+	for i, c := range cs {
+		if _, _, err := readUntilClose(c, nil, 10*time.Second); err != nil {
+			t.Fatalf("half-closed conn %d: %v, want EOF", i, err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_sockets") == 0 },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want 0", srv.metric("c1m_sockets")) })
+	if got := srv.metric(`c1m_connections_closed_total{reason="peer_gone"}`); got != 150 {
+		t.Fatalf("peer_gone closes %v, want 150", got)
+	}
+	srv.checkNoLeaks(base)
+}
+
+// TestMaxConnsFlood fills --max-conns and then floods past it: each extra
+// connection is answered HTTP 503 and closed, /readyz turns 503, the
+// server does not crash, and once the first connections leave it upgrades
+// again.
+func TestMaxConnsFlood(t *testing.T) {
+	t.Parallel()
+	const maxConns = 100
+	srv := startServer(t, "--max-conns", fmt.Sprint(maxConns))
+	base := srv.usage()
+	held := make([]net.Conn, 0, maxConns)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < maxConns; i++ {
+		c, _ := dialUpgraded(t, srv.addr, 0)
+		held = append(held, c)
+	}
+	if code, _, err := srv.get("/readyz"); err != nil || code != 503 {
+		t.Fatalf("/readyz at capacity: %d, %v; want 503", code, err)
+	}
+	const flood = 1000
+	extra := make([]net.Conn, 0, flood)
+	for i := 0; i < flood; i++ {
+		c := dialTCP(t, srv.addr, 0)
+		extra = append(extra, c)
+		_, _ = c.Write([]byte(upgradeRequest(srv.addr)))
+	}
+	for i, c := range extra {
+		a, err := readAnswer(c, 10*time.Second)
+		c.Close()
+		if err != nil || a.status != 503 || !a.closed {
+			t.Fatalf("flood conn %d: status %d, closed %v, %v; want 503 and closed", i, a.status, a.closed, err)
+		}
+	}
+	srv.alive()
+	if got := srv.metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != flood {
+		t.Fatalf("at_capacity failures %v, want %d", got, flood)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	held = held[:0]
+	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_sockets") == 0 },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want 0", srv.metric("c1m_sockets")) })
+	if code, _, err := srv.get("/readyz"); err != nil || code != 200 {
+		t.Fatalf("/readyz after: %d, %v; want 200", code, err)
+	}
+	echoOK(t, srv.addr)
+	srv.checkNoLeaks(base)
+}
