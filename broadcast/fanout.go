@@ -2,6 +2,45 @@ package broadcast
 
 import "sync"
 
+// chunkTask is one chunk of a fan-out, run on the pool. Tasks are pooled
+// and passed to the pool as a pointer, so submitting one allocates
+// nothing (a closure per chunk would).
+type chunkTask struct {
+	h      *Hub
+	s      *stream
+	d      delivery
+	part   []ConnID // targets, or nil for a range of the fd table
+	lo, hi int
+}
+
+var chunkTasks = sync.Pool{New: func() any { return new(chunkTask) }}
+
+// run delivers the chunk and signals the fan-out it belongs to.
+func (t *chunkTask) run() {
+	s := t.s
+	if t.part != nil {
+		t.h.sendChunk(s, t.d, t.part)
+	} else {
+		s.fanCount.Add(int64(t.h.sendRange(s, t.d, t.lo, t.hi)))
+	}
+	*t = chunkTask{}
+	chunkTasks.Put(t)
+	s.fanWG.Done()
+}
+
+// runner is what the pool runs: a chunk or a stream's drain.
+type runner interface{ run() }
+
+func runTask(a any) { a.(runner).run() }
+
+// submit runs t on the pool, or here when the pool is full (counted).
+func (h *Hub) submit(t runner) {
+	if err := h.pool.Invoke(t); err != nil {
+		h.st.inlineChunks.Add(1)
+		t.run()
+	}
+}
+
 // fanout sends d to the stream's current targets and returns how many
 // there were. Targets are split into chunks of Config.ChunkSize; all
 // chunks but the last go to the pool (or run here when it is full), the
@@ -14,22 +53,15 @@ func (h *Hub) fanout(s *stream, d delivery) int {
 	s.snap = h.snapshot(s, d, s.snap[:0])
 	targets := s.snap
 	chunk := h.cfg.ChunkSize
-	var wg sync.WaitGroup
 	for len(targets) > chunk {
-		part := targets[:chunk]
+		t := chunkTasks.Get().(*chunkTask)
+		*t = chunkTask{h: h, s: s, d: d, part: targets[:chunk]}
 		targets = targets[chunk:]
-		wg.Add(1)
-		task := func() {
-			defer wg.Done()
-			h.sendChunk(s, d, part)
-		}
-		if err := h.pool.Submit(task); err != nil {
-			h.st.inlineChunks.Add(1)
-			task()
-		}
+		s.fanWG.Add(1)
+		h.submit(t)
 	}
 	h.sendChunk(s, d, targets)
-	wg.Wait()
+	s.fanWG.Wait()
 	n := len(s.snap)
 	clear(s.snap)
 	return n
@@ -74,31 +106,17 @@ func (h *Hub) snapshot(s *stream, d delivery, buf []ConnID) []ConnID {
 // in chunks of fds.
 func (h *Hub) fanoutAll(s *stream, d delivery) int {
 	chunk := h.cfg.ChunkSize
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	total := 0
-	run := func(lo, hi int) {
-		n := h.sendRange(s, d, lo, hi)
-		mu.Lock()
-		total += n
-		mu.Unlock()
-	}
+	s.fanCount.Store(0)
 	lo := 0
 	for ; lo+chunk < len(h.members); lo += chunk {
-		lo, hi := lo, lo+chunk
-		wg.Add(1)
-		task := func() {
-			defer wg.Done()
-			run(lo, hi)
-		}
-		if err := h.pool.Submit(task); err != nil {
-			h.st.inlineChunks.Add(1)
-			task()
-		}
+		t := chunkTasks.Get().(*chunkTask)
+		*t = chunkTask{h: h, s: s, d: d, lo: lo, hi: lo + chunk}
+		s.fanWG.Add(1)
+		h.submit(t)
 	}
-	run(lo, len(h.members))
-	wg.Wait()
-	return total
+	n := h.sendRange(s, d, lo, len(h.members))
+	s.fanWG.Wait()
+	return n + int(s.fanCount.Load())
 }
 
 // sendRange delivers d to the registered connections with fds in [lo, hi).

@@ -14,7 +14,7 @@ import (
 type Hub struct {
 	cfg    Config
 	sender Sender
-	pool   *ants.Pool
+	pool   *ants.PoolWithFunc
 
 	// members is indexed by fd: what the hub knows of each connection.
 	members []member
@@ -36,7 +36,7 @@ type Hub struct {
 // counters are the Hub's totals, exported through Stats.
 type counters struct {
 	published, deliveries, dropped, slowClosed, inlineChunks, gapNotices, refusedFull atomic.Int64
-	backlog                                                                         atomic.Int64
+	backlog                                                                           atomic.Int64
 }
 
 // Stats is a snapshot of the Hub's counters and sizes.
@@ -60,7 +60,7 @@ func New(cfg Config, s Sender) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := ants.NewPool(cfg.Workers, ants.WithNonblocking(true), ants.WithPreAlloc(true))
+	pool, err := ants.NewPoolWithFunc(cfg.Workers, runTask, ants.WithNonblocking(true), ants.WithPreAlloc(true))
 	if err != nil {
 		return nil, fmt.Errorf("cannot create fan-out pool: %w", err)
 	}

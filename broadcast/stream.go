@@ -3,20 +3,24 @@ package broadcast
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // delivery is one framed message waiting in a stream's queue.
 type delivery struct {
 	frame    []byte
-	seq      uint64 // 0 for presence events (no sequence number)
-	presence bool   // only for the room's presence subscribers
+	seq      uint64        // 0 for presence events (no sequence number)
+	presence bool          // only for the room's presence subscribers
+	done     chan struct{} // PublishWait: closed after the fan-out
+	targets  *int          // PublishWait: set to the target count before done
 }
 
 // stream is a sequence of messages to one target (a room, a user, or
 // everyone), delivered strictly in order: one drain task at a time.
 type stream struct {
 	target Target
+	hub    *Hub
 
 	mu      sync.Mutex // guards the fields below
 	seq     uint64
@@ -24,8 +28,13 @@ type stream struct {
 	head    int
 	running bool
 
-	snap []ConnID // target snapshot, owned by the running drain task
+	snap     []ConnID       // target snapshot, owned by the running drain task
+	fanWG    sync.WaitGroup // chunks of the fan-out in progress
+	fanCount atomic.Int64   // targets counted by KindAll chunks
 }
+
+// run drains the stream (a pool task).
+func (s *stream) run() { s.hub.drain(s) }
 
 // Publish frames data (valid JSON, copied) once as a message from `from`
 // to t, with the stream's next sequence number, and queues it for fan-out.
@@ -33,11 +42,25 @@ type stream struct {
 // kept per stream). A target that does not exist (an empty room, a user
 // with no connection) gets nothing: seq 0, no error.
 func (h *Hub) Publish(t Target, from string, data []byte) (uint64, error) {
+	seq, _, err := h.publish(t, from, data, false)
+	return seq, err
+}
+
+// PublishWait is Publish that returns only after every target has been
+// handed the frame (written or queued), with the number of targets. It
+// keeps the stream's order: it waits for the messages queued before it.
+// For the API's synchronous mode, tests and benchmarks; never call it
+// from an event loop.
+func (h *Hub) PublishWait(t Target, from string, data []byte) (seq uint64, targets int, err error) {
+	return h.publish(t, from, data, true)
+}
+
+func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, int, error) {
 	if h.closed.Load() {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	if !json.Valid(data) {
-		return 0, ErrBadData
+		return 0, 0, ErrBadData
 	}
 	var s *stream
 	switch t.Kind {
@@ -57,23 +80,31 @@ func (h *Hub) Publish(t Target, from string, data []byte) (uint64, error) {
 		h.mu.RUnlock()
 	}
 	if s == nil {
-		return 0, nil
+		return 0, 0, nil
+	}
+	d := delivery{}
+	var targets int
+	if wait {
+		d.done, d.targets = make(chan struct{}), &targets
 	}
 	s.mu.Lock()
 	if len(s.queue)-s.head >= h.cfg.MaxStreamBacklog {
 		s.mu.Unlock()
-		return 0, ErrBacklog
+		return 0, 0, ErrBacklog
 	}
 	s.seq++
-	seq := s.seq
-	frame := encodeMessage(t, from, seq, nowMillis(), data)
-	start := h.enqueue(s, delivery{frame: frame, seq: seq})
+	d.seq = s.seq
+	d.frame = encodeMessage(t, from, d.seq, nowMillis(), data)
+	start := h.enqueue(s, d)
 	s.mu.Unlock()
 	h.st.published.Add(1)
 	if start {
 		h.startDrain(s)
 	}
-	return seq, nil
+	if wait {
+		<-d.done
+	}
+	return d.seq, targets, nil
 }
 
 // enqueue appends d (s.mu held) and reports whether a drain must start.
@@ -96,10 +127,8 @@ func (h *Hub) enqueue(s *stream, d delivery) bool {
 // startDrain runs s's drain on the pool, or here when the pool is full
 // (the publisher then pays for the fan-out itself, which is counted).
 func (h *Hub) startDrain(s *stream) {
-	if err := h.pool.Submit(func() { h.drain(s) }); err != nil {
-		h.st.inlineChunks.Add(1)
-		h.drain(s)
-	}
+	s.hub = h
+	h.submit(s)
 }
 
 // drain delivers s's queue in order until it is empty.
@@ -122,6 +151,10 @@ func (h *Hub) drain(s *stream) {
 		n := h.fanout(s, d)
 		if f := h.cfg.OnBroadcast; f != nil {
 			f(time.Since(start), n)
+		}
+		if d.done != nil {
+			*d.targets = n
+			close(d.done)
 		}
 	}
 }
