@@ -5,10 +5,14 @@ PKGS      := ./...
 STATICCHECK_VERSION := 2026.2.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME  ?= 15s
-# Fuzz targets run by `make test` (package:Target); each runs for $(FUZZTIME).
-FUZZ_TARGETS := ./wsproto:FuzzReader ./wsproto:FuzzHandshake
+# Fuzz targets (package:Target): `make test` runs each for $(FUZZTIME), `make
+# fuzz` for FUZZTIME when given (make fuzz FUZZTIME=10m), else 60s.
+FUZZ_TARGETS := ./wsproto:FuzzReader ./wsproto:FuzzHandshake ./wsproto:FuzzUTF8
+FUZZ_LONG := $(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),60s)
+# `make conformance CONFORMANCE_REPORT=docs/conformance.md` also writes the table there.
+CONFORMANCE_REPORT ?=
 
-.PHONY: all build run test unit fuzz-smoke race lint fmt vet bench bench-idle clean
+.PHONY: all build run test unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle clean
 
 all: build
 
@@ -29,6 +33,17 @@ fuzz-smoke:
 		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Every fuzz target for $(FUZZ_LONG); crashers land in testdata/fuzz/ as
+# regression seeds.
+fuzz:
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(FUZZ_LONG)
+
+# The full RFC 6455 conformance table (Autobahn categories 1-9) against the
+# real binary; fails on any FAILED or NON-STRICT case.
+conformance:
+	$(GO) test -count=1 -timeout 30m -run '^TestConformance$$' -v ./server/conformance \
+		-args -conformance.full $(if $(CONFORMANCE_REPORT),-conformance.report=$(CONFORMANCE_REPORT))
 
 race:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)

@@ -49,15 +49,15 @@ func encodeMessage(t Target, from string, seq uint64, tsMillis int64, data []byt
 	switch t.Kind {
 	case KindRoom:
 		b = append(b, `"room":`...)
-		b = appendJSONString(b, t.Name)
+		b = AppendJSONString(b, t.Name)
 	case KindUser:
 		b = append(b, `"to":`...)
-		b = appendJSONString(b, t.Name)
+		b = AppendJSONString(b, t.Name)
 	case KindAll:
 		b = append(b, `"room":"*","all":true`...)
 	}
 	b = append(b, `,"from":`...)
-	b = appendJSONString(b, from)
+	b = AppendJSONString(b, from)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"ts":`...)
@@ -88,10 +88,10 @@ func encodeGap(t Target, first, last uint64) []byte {
 	switch t.Kind {
 	case KindRoom:
 		b = append(b, `"room":`...)
-		b = appendJSONString(b, t.Name)
+		b = AppendJSONString(b, t.Name)
 	case KindUser:
 		b = append(b, `"to":`...)
-		b = appendJSONString(b, t.Name)
+		b = AppendJSONString(b, t.Name)
 	case KindAll:
 		b = append(b, `"room":"*","all":true`...)
 	}
@@ -111,7 +111,7 @@ func encodeGap(t Target, first, last uint64) []byte {
 func encodePresence(room string, count int, joined, left []string) []byte {
 	b := make([]byte, maxServerHeader, 128)
 	b = append(b, `{"type":"presence","room":`...)
-	b = appendJSONString(b, room)
+	b = AppendJSONString(b, room)
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, int64(count), 10)
 	b = append(b, `,"joined":[`...)
@@ -119,14 +119,14 @@ func encodePresence(room string, count int, joined, left []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, u)
+		b = AppendJSONString(b, u)
 	}
 	b = append(b, `],"left":[`...)
 	for i, u := range left {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, u)
+		b = AppendJSONString(b, u)
 	}
 	b = append(b, "]}"...)
 	return frameInPlace(b)
@@ -134,10 +134,10 @@ func encodePresence(room string, count int, joined, left []string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string (RFC 8259 §7): quotes,
+// AppendJSONString appends s as a JSON string (RFC 8259 §7): quotes,
 // backslashes and control characters escaped; invalid UTF-8 replaced by
 // U+FFFD so that the frame stays valid text (RFC 6455 §5.6).
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]

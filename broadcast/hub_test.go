@@ -318,8 +318,8 @@ func TestPresenceIsBatchedAndDebounced(t *testing.T) {
 func TestJSONStringEscaping(t *testing.T) {
 	f := func(in, want string) {
 		t.Helper()
-		if got := string(appendJSONString(nil, in)); got != want {
-			t.Fatalf("appendJSONString(%q) = %s, want %s", in, got, want)
+		if got := string(AppendJSONString(nil, in)); got != want {
+			t.Fatalf("AppendJSONString(%q) = %s, want %s", in, got, want)
 		}
 		var back string
 		if err := json.Unmarshal([]byte(want), &back); err != nil {

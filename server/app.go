@@ -269,9 +269,8 @@ func (a *App) reply(c Conn, id []byte, code, msg string) error {
 	a.errorsSent.Inc()
 	b := append(c.replyBuf(), `{"type":"error","code":"`...)
 	b = append(b, code...)
-	b = append(b, `","message":"`...)
-	b = append(b, msg...)
-	b = append(b, '"')
+	b = append(b, `","message":`...)
+	b = broadcast.AppendJSONString(b, msg)
 	if id != nil {
 		b = append(b, `,"id":`...)
 		b = append(b, id...)

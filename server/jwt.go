@@ -156,7 +156,12 @@ func headerAlg(token string) string {
 
 // jwtReason maps golang-jwt's errors to metric reasons.
 func jwtReason(err error) string {
+	var typeErr *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &typeErr):
+		// Well-formed JSON whose claims have the wrong types ("rooms":
+		// "x" instead of a list): the token is readable, its claims bad.
+		return AuthBadClaims
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return AuthMalformed
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):

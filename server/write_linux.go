@@ -69,39 +69,35 @@ func (s *Server) writeLocked(fd int32, sl *slot, a, b []byte, stable, control bo
 	return nil
 }
 
-// queue stores a+b minus the first n bytes already written, and arms
-// EPOLLOUT. Stable payload bytes are referenced; everything else is copied
-// into one private buffer.
+// queue stores the frame a+b, of which the first n bytes were already
+// written, and arms EPOLLOUT. Every queued buffer is one whole frame, and
+// a frame partly written stays whole with its progress in outQueue.off:
+// that is how a later close or pong knows not to cut into it (RFC 6455
+// §5.4: control frames go between frames, never inside one). Stable bytes
+// (an immutable broadcast frame, passed whole in b) are referenced; the
+// rest is copied into one private buffer.
 func (s *Server) queue(fd int32, sl *slot, a, b []byte, n int, stable, control bool) {
 	if sl.out == nil {
 		sl.out = getOutQueue()
 	}
+	q := sl.out
 	s.m.writeQueued.Inc()
-	before := sl.out.bytes
-	defer func() { s.queued.Add(int64(sl.out.bytes - before)) }()
-	if n < len(a) {
-		a = a[n:]
-		n = 0
+	before := q.bytes
+	frame := b
+	if !stable || len(a) > 0 {
+		frame = make([]byte, 0, len(a)+len(b))
+		frame = append(append(frame, a...), b...)
+	}
+	if n > 0 {
+		// Only a write to an empty queue can be partial here: the frame
+		// becomes the head, with n bytes already on the wire.
+		q.push(frame, false)
+		q.off = n
+		q.bytes -= n
 	} else {
-		n -= len(a)
-		a = nil
+		q.push(frame, control)
 	}
-	b = b[n:]
-	switch {
-	case stable && len(a) == 0:
-		sl.out.push(b, control)
-	case stable:
-		// Only WriteFrame passes stable bytes, and never for control
-		// frames: the copied header and the referenced rest stay in order.
-		sl.out.push(append([]byte(nil), a...), false)
-		if len(b) > 0 {
-			sl.out.push(b, false)
-		}
-	default:
-		buf := make([]byte, 0, len(a)+len(b))
-		buf = append(append(buf, a...), b...)
-		sl.out.push(buf, control)
-	}
+	s.queued.Add(int64(q.bytes - before))
 	if sl.flags&flagWantWrite == 0 {
 		sl.flags |= flagWantWrite
 		_ = s.loops[sl.loop].p.Mod(int(fd), poller.EventRead|poller.EventWrite)

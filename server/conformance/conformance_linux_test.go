@@ -86,6 +86,7 @@ func writeReport(t *testing.T, path, table string) {
 	fmt.Fprintf(&b, "Produced by `make conformance CONFORMANCE_REPORT=docs/conformance.md`, that is\n\n```sh\ngo test -count=1 -timeout 30m -run '^TestConformance$' -v ./server/conformance -args -conformance.full -conformance.report=docs/conformance.md\n```\n\n")
 	fmt.Fprintf(&b, "Mode: %s. Machine: %s, GOMAXPROCS of the test %d. Durations are wall time on this machine, for information; no case passes or fails on time.\n\n", mode, hostInfo(), gomaxprocs())
 	b.WriteString(table)
+	b.WriteString(hostileNote)
 	if !filepath.IsAbs(path) {
 		// go test runs in the package directory; a relative path is
 		// relative to the module root, where make runs.
@@ -114,3 +115,26 @@ func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
 func hostInfo() string {
 	return fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 }
+
+// hostileNote ends the report: the hostile-input tests of the package,
+// which are not rows of the table but pass/fail tests of their own.
+const hostileNote = `
+## Hostile input
+
+The same package runs, with ` + "`go test ./server/conformance`" + `, one server per test with the
+flags it needs, and checks the answer docs/operations.md promises, the
+server's RSS where memory is the point, and that descriptors, goroutines
+and heap return to the baseline afterwards:
+
+| test | what | answer |
+|---|---|---|
+| TestHandshakeAnswers | garbage, HTTP/1.0, POST/PUT, missing or bad key, missing Upgrade/Connection, version 8/14/missing, wrong path, heads over --max-header-bytes (whole, endless, byte by byte) | 400, 405, 426 (naming version 13), 404, 431; closed after |
+| TestSlowloris | 50 upgrade requests at 1 byte/s, --handshake-timeout 2s | 408 and closed after 2-3 bytes; others upgrade meanwhile |
+| TestIdleSocketsDoNotBlock | 5,000 sockets that never send, --handshake-timeout 60s | 50 other clients upgrade and echo meanwhile |
+| TestHugeDeclaredLengths | 100 frames of 2^63 bytes; 1,000 connections announcing 1 MiB and sending 1 byte | 1009 each; RSS within 2× baseline + 32 MiB |
+| TestFragmentsPastMax | 8 messages grown by fragments to max-1, then 2 more bytes | 1009 each, nothing echoed |
+| TestPingFlood | 100,000 pings of 125 bytes from a client that never reads (4 KiB receive buffer) | 1013 slow consumer; RSS within baseline + 8 MiB |
+| TestNeverReads | 64 KiB messages from a client that never reads | 1013 slow consumer; RSS within baseline + 16 MiB |
+| TestHalfClosed | shutdown(SHUT_WR) without a close frame in the handshake, idle, mid-frame, mid-message | EOF to each; c1m_sockets back to 0 |
+| TestMaxConnsFlood | 1,000 connections past --max-conns 100 | 503 and closed; /readyz 503 then 200; the server still serves |
+`

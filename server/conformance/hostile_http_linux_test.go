@@ -49,6 +49,14 @@ func TestHandshakeAnswers(t *testing.T) {
 		if err := cl.write([]byte(request), chop); err != nil {
 			t.Fatalf("%s: cannot send: %v", name, err)
 		}
+		if wantStatus == 101 {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			head, _, err := readHead(c)
+			if err != nil || !strings.HasPrefix(head, "HTTP/1.1 101 ") || !strings.Contains(head, "\r\n"+wantHeader+"\r\n") {
+				t.Fatalf("%s: %q, %v; want 101 with %q", name, head, err, wantHeader)
+			}
+			return
+		}
 		a, err := readAnswer(c, 10*time.Second)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -115,8 +123,8 @@ func TestSlowloris(t *testing.T) {
 	const conns = 50
 	request := []byte(upgradeRequest(srv.addr)) // over 100 bytes: 100 s at 1 B/s
 	type answer struct {
-		i int
-		a httpAnswer
+		i   int
+		a   httpAnswer
 		err error
 	}
 	answers := make(chan answer, conns)

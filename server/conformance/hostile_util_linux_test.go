@@ -156,6 +156,10 @@ func readUntilClose(c net.Conn, pending []byte, d time.Duration) (code int, coun
 		m, rerr := c.Read(buf)
 		acc = append(acc, buf[:m]...)
 		if rerr != nil {
+			if rerr == io.EOF && len(acc) > 0 {
+				// RFC 6455 §5.2: the stream is a sequence of whole frames.
+				return 0, counts, fmt.Errorf("stream ended inside a frame: %d bytes left, header %x (the server broke framing: data went out inside another frame)", len(acc), acc[:min(len(acc), 10)])
+			}
 			if rerr == io.EOF {
 				return 0, counts, nil
 			}
