@@ -22,13 +22,14 @@ type Sample struct {
 // Report is what a run measured. It is written as report.json, report.md
 // and SVG charts.
 type Report struct {
-	Command  string  `json:"command"`
-	Scenario string  `json:"scenario"`
-	Machine  Machine `json:"machine"`
-	Target   int     `json:"target_conns"`
-	Servers  int     `json:"servers"`
-	Workers  int     `json:"workers"`
-	Start    string  `json:"start"`
+	Command   string   `json:"command"`
+	Scenarios []string `json:"scenarios"`
+	Server    string   `json:"server"` // c1m or baseline
+	Machine   Machine  `json:"machine"`
+	Target    int      `json:"target_conns"`
+	Servers   int      `json:"servers"`
+	Workers   int      `json:"workers"`
+	Start     string   `json:"start"`
 
 	Ramp           time.Duration  `json:"ramp_ns"`
 	RampSeconds    float64        `json:"ramp_seconds"`
@@ -50,6 +51,10 @@ type Report struct {
 	// BoxUsedBytes is MemTotal − MemAvailable at full count.
 	BoxUsedBytes int64    `json:"box_used_bytes"`
 	Samples      []Sample `json:"samples"`
+
+	Phases        []PhaseResult      `json:"phases"`
+	ServerMetrics map[string]float64 `json:"server_metrics"`
+	Preflight     []string           `json:"preflight"`
 }
 
 // Machine names the box the run measured.
@@ -72,7 +77,7 @@ func newReport(cfg Config) *Report {
 	}
 	m.NoFile, _ = fileLimit()
 	return &Report{
-		Command: cfg.Command, Scenario: cfg.Scenario, Machine: m, Target: cfg.Conns,
+		Command: cfg.Command, Scenarios: cfg.Scenarios, Server: cfg.Server, Machine: m, Target: cfg.Conns,
 		Servers: cfg.Servers, Workers: cfg.Workers, Start: time.Now().UTC().Format(time.RFC3339),
 		HoldSeconds: cfg.Hold.Seconds(),
 	}
@@ -112,7 +117,8 @@ func (r *Report) write(dir string) error {
 		"report.json":     append(j, '\n'),
 		"report.md":       []byte(r.markdown()),
 		"memory.svg":      []byte(lineChart("Server RSS against connections open", "connections open", "server RSS (MiB)", r.memoryPoints())),
-		"connections.svg": []byte(lineChart("Connections open over time", "seconds", "connections open", r.connPoints())),
+		"connections.svg": []byte(lineChart("Connections per second during the ramp", "seconds", "connections opened per second", r.ratePoints())),
+		"latency.svg":     []byte(lineChart("Broadcast delivery latency (CDF)", "latency (ms)", "fraction delivered", r.latencyPoints())),
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -130,18 +136,35 @@ func (r *Report) memoryPoints() [][2]float64 {
 	return pts
 }
 
-func (r *Report) connPoints() [][2]float64 {
+// ratePoints is the connection rate between successive ramp samples.
+func (r *Report) ratePoints() [][2]float64 {
 	var pts [][2]float64
-	for _, s := range r.Samples {
-		pts = append(pts, [2]float64{s.T, float64(s.Open)})
+	for i := 1; i < len(r.Samples); i++ {
+		a, b := r.Samples[i-1], r.Samples[i]
+		if dt := b.T - a.T; dt > 0 && b.T <= r.RampSeconds+1 {
+			pts = append(pts, [2]float64{b.T, max(float64(b.Open-a.Open)/dt, 0)})
+		}
 	}
 	return pts
+}
+
+// latencyPoints is the CDF of the first broadcast phase.
+func (r *Report) latencyPoints() [][2]float64 {
+	for _, p := range r.Phases {
+		if p.Name == ScenarioBroadcast {
+			return p.CDF
+		}
+	}
+	if len(r.Phases) > 0 {
+		return r.Phases[0].CDF
+	}
+	return nil
 }
 
 func (r *Report) markdown() string {
 	var b strings.Builder
 	m := r.Machine
-	fmt.Fprintf(&b, "# c1m bench: %s, %d connections\n\n", r.Scenario, r.Target)
+	fmt.Fprintf(&b, "# c1m bench: %s server, %d connections, %s\n\n", r.Server, r.Target, strings.Join(r.Scenarios, ", "))
 	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
 	fmt.Fprintf(&b, "Machine: %d cores, %.1f GiB, Linux %s, open-files limit %d, %s; started %s.\n\n",
 		m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.NoFile, m.GoVer, r.Start)
@@ -157,6 +180,35 @@ func (r *Report) markdown() string {
 	row("server user-space memory per connection (RSS delta / N)", "%.0f B", r.ServerBytesPerConn)
 	row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
-	fmt.Fprintf(&b, "\nCharts: memory.svg (server RSS against connections), connections.svg (connections over time).\n")
+	if len(r.Phases) > 0 {
+		fmt.Fprintf(&b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, p := range r.Phases {
+			fmt.Fprintf(&b, "| %s | %d | %d / %d (%.3f%%)%s | %.1f / %.1f / %.1f / %.1f / %.1f | %.1f | %d | %.2f µs | %.0f → %.0f MiB | %v |\n",
+				p.Name, p.Messages, p.Complete, p.Receivers, 100*p.Completeness, phaseExtra(p),
+				p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.P999, p.Latency.Max, p.Probe.P99,
+				p.Deliveries, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), p.Closes)
+		}
+	}
+	if len(r.Preflight) > 0 {
+		fmt.Fprintf(&b, "\nPreflight (what this box lacks for a run of this size):\n\n")
+		for _, n := range r.Preflight {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	fmt.Fprintf(&b, "\nCharts: memory.svg (server RSS against connections), connections.svg (connections per second), latency.svg (broadcast latency CDF).\n")
 	return b.String()
+}
+
+func phaseExtra(p PhaseResult) string {
+	s := ""
+	if p.Slow > 0 {
+		s += fmt.Sprintf(", %d slow", p.Slow)
+	}
+	if p.Churned > 0 {
+		s += fmt.Sprintf(", %d churned", p.Churned)
+	}
+	if p.Extra > 0 {
+		s += fmt.Sprintf(", %d DUPLICATED", p.Extra)
+	}
+	return s
 }

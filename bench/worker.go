@@ -25,6 +25,22 @@ type WorkerConfig struct {
 	// Retries is how many times a failed connection is retried, with
 	// exponential backoff from 50 ms to 2 s.
 	Retries int
+	// Probes is how many of the connections (the first ones) ping every
+	// 20 ms and record the round trips: the event loop's responsiveness.
+	Probes int
+	// SlowFraction designates the connections that the slow scenario will
+	// make stop reading; they get a small receive buffer from the start.
+	SlowFraction float64
+	// Total is the connection count over all workers; churn offsets a
+	// reconnection's endpoint by it. 0 means First+Conns.
+	Total int
+}
+
+func (c WorkerConfig) total() int {
+	if c.Total > 0 {
+		return c.Total
+	}
+	return c.First + c.Conns
 }
 
 // Defaults for WorkerConfig's zero fields.
@@ -66,6 +82,7 @@ func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 // Progress is a worker's counters at one moment, as reported to the
 // orchestrator (one JSON line each).
 type Progress struct {
+	Type     string    `json:"type"` // "progress"
 	T        time.Time `json:"t"`
 	Open     int       `json:"open"`     // connections upgraded and held
 	Pending  int       `json:"pending"`  // connecting or handshaking

@@ -5,12 +5,14 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
 	"c1m/poller"
@@ -30,10 +32,18 @@ type cconn struct {
 	state    uint8
 	attempts uint8
 	target   uint16
+	flags    uint8           // ccProbe, ccSlow
+	round    uint8           // how often this index was churned (picks a fresh endpoint)
+	bcast    uint16          // broadcasts received since the last reset
 	idx      int32           // connection index within the worker
 	rd       *wsproto.Reader // partial frame, nil when none
 	hs       []byte          // partial 101 response (rare), nil when none
 }
+
+const (
+	ccProbe uint8 = 1 << iota // measures ping → pong round trips
+	ccSlow                    // stopped reading (the slow scenario)
+)
 
 // retry is a connection index waiting for its next attempt.
 type retry struct {
@@ -61,6 +71,18 @@ type Worker struct {
 	start   time.Time
 
 	rd wsproto.Reader // scratch reader for connections with no partial frame
+
+	// Loop-only scenario state.
+	cmds      chan cmdReq
+	lat       *hdrhistogram.Histogram
+	probe     *hdrhistogram.Histogram
+	closes    map[int]int
+	churnRate int
+	churnDue  float64
+	churnLast time.Time
+	churned   int
+	lastProbe time.Time
+	rng       uint64
 
 	// Counters, written by the loop, read by Snapshot from any goroutine.
 	open, pending, failed, retried, closed, messages, pings atomic.Int64
@@ -96,6 +118,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		rdcfg:  wsproto.Config{Client: true, MaxMessage: 1 << 20},
 	}
 	w.sink.w = w
+	w.cmds = make(chan cmdReq, 4)
+	w.lat, w.probe, w.closes = newHist(), newHist(), map[int]int{}
+	w.rng = uint64(time.Now().UnixNano()) | 1
 	for _, t := range cfg.Targets {
 		w.dsts = append(w.dsts, unix.SockaddrInet4{Addr: t.Addr.Addr().As4(), Port: int(t.Addr.Port())})
 		w.reqs = append(w.reqs, upgradeRequest(t))
@@ -112,7 +137,7 @@ func (w *Worker) Snapshot() Progress {
 	last := w.lastErr
 	w.errMu.Unlock()
 	return Progress{
-		T: time.Now(), Open: int(w.open.Load()), Pending: int(w.pending.Load()),
+		Type: "progress", T: time.Now(), Open: int(w.open.Load()), Pending: int(w.pending.Load()),
 		Failed: int(w.failed.Load()), Retries: int(w.retried.Load()), Closed: int(w.closed.Load()),
 		Messages: w.messages.Load(), Pings: w.pings.Load(), Done: w.done.Load(), LastErr: last,
 	}
@@ -153,6 +178,9 @@ func (w *Worker) Run(ctx context.Context) error {
 				inflight++
 			}
 		}
+		w.runCommands()
+		w.probePings(now)
+		inflight += w.churnStep(now)
 		err := w.p.Wait(10, func(fd int, ev poller.Events) error {
 			if fd < 0 || fd >= len(w.table) {
 				return nil
@@ -178,17 +206,31 @@ func (w *Worker) Run(ctx context.Context) error {
 // startConn starts connection idx's attempt; false when it failed at once
 // (then it is retried or counted failed).
 func (w *Worker) startConn(idx int, attempts uint8) bool {
+	return w.startConnRound(idx, attempts, 0)
+}
+
+// startConnRound is startConn for the round-th reconnection of idx (churn):
+// each round takes the endpoint one Total further, so a reconnect never
+// reuses the source address and port of a socket still in TIME_WAIT.
+func (w *Worker) startConnRound(idx int, attempts, round uint8) bool {
 	t := idx % len(w.dsts)
-	src, port, err := Endpoint(w.cfg.Sources, w.cfg.PortBase, w.cfg.PortMax, w.cfg.First+idx)
+	src, port, err := Endpoint(w.cfg.Sources, w.cfg.PortBase, w.cfg.PortMax, w.cfg.First+idx+int(round)*w.cfg.total())
 	if err == nil {
 		var fd int
-		fd, err = dialFrom(src, port, &w.dsts[t])
+		rcvbuf := 0
+		if w.slowCandidate(idx) {
+			rcvbuf = slowRcvbuf
+		}
+		fd, err = dialFrom(src, port, &w.dsts[t], rcvbuf)
 		if err == nil {
 			if fd >= len(w.table) {
 				_ = unix.Close(fd)
 				err = fmt.Errorf("fd %d beyond table", fd)
 			} else {
-				w.table[fd] = cconn{state: csConnecting, attempts: attempts, target: uint16(t), idx: int32(idx)}
+				w.table[fd] = cconn{state: csConnecting, attempts: attempts, target: uint16(t), idx: int32(idx), round: round}
+				if idx < w.cfg.Probes {
+					w.table[fd].flags = ccProbe
+				}
 				if err = w.p.Add(fd, poller.EventWrite); err == nil {
 					return true
 				}
@@ -364,8 +406,16 @@ type clientSink struct {
 	c  *cconn
 }
 
+// OnMessage counts the message; a broadcast from the benchmark carries its
+// send time ("bt", Unix ns) and adds receive − send to the histogram.
 func (k *clientSink) OnMessage(op wsproto.OpCode, p []byte) error {
 	k.w.messages.Add(1)
+	if sent, ok := sendTime(p); ok {
+		k.c.bcast++
+		if d := time.Now().UnixNano() - sent; d > 0 {
+			_ = k.w.lat.RecordValue(max(d/1000, 1))
+		}
+	}
 	return nil
 }
 
@@ -379,11 +429,20 @@ func (k *clientSink) OnPing(p []byte) error {
 	return nil
 }
 
-func (k *clientSink) OnPong([]byte) error { return nil }
+// OnPong records a probe's round trip (its ping carried the send time).
+func (k *clientSink) OnPong(p []byte) error {
+	if k.c.flags&ccProbe != 0 && len(p) == 8 {
+		if d := time.Now().UnixNano() - int64(binary.BigEndian.Uint64(p)); d > 0 {
+			_ = k.w.probe.RecordValue(max(d/1000, 1))
+		}
+	}
+	return nil
+}
 
 // OnClose answers the server's close and ends the connection.
 func (k *clientSink) OnClose(code wsproto.StatusCode, reason []byte) error {
 	w := k.w
+	w.closes[int(code)]++
 	w.wbuf = wsproto.AppendMaskedFrame(w.wbuf[:0], true, wsproto.OpClose, []byte{byte(code >> 8), byte(code)}, [4]byte{1, 2, 3, 4})
 	_, _ = unix.Write(k.fd, w.wbuf)
 	return errServerClosed

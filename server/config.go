@@ -55,6 +55,11 @@ type Config struct {
 	MaxMessage     int // wsproto.DefaultMaxMessage
 	MaxHeaderBytes int // wsproto.DefaultMaxHeaderBytes
 	MaxPending     int // queued outbound bytes per connection, DefaultMaxPending
+	// SendBuffer sets SO_SNDBUF on every accepted socket; 0 leaves the
+	// kernel's autotuning (up to net.ipv4.tcp_wmem's maximum, 4 MiB by
+	// default). A client that stops reading pins its socket's send buffer
+	// plus MaxPending; setting this caps the kernel part too.
+	SendBuffer int
 
 	// Handler receives connection events; nil means Echo.
 	Handler Handler
@@ -93,6 +98,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Loops < 0 || c.Loops > 255 {
 		return c, fmt.Errorf("cannot use %d loops: want 1..255", c.Loops)
+	}
+	if c.SendBuffer < 0 {
+		return c, fmt.Errorf("cannot use sndbuf %d: it must not be negative", c.SendBuffer)
 	}
 	if c.MaxConns < 0 {
 		return c, fmt.Errorf("cannot use max-conns %d: it must not be negative", c.MaxConns)

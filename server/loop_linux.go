@@ -182,6 +182,9 @@ func (l *loop) acceptMany(lfd int) {
 			continue
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		if s.cfg.SendBuffer > 0 {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, s.cfg.SendBuffer)
+		}
 		sl := &s.table[fd]
 		sl.mu.Lock()
 		sl.state = stHandshake

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -10,45 +11,77 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"c1m/bench"
 )
 
-// runBench is `c1m bench`: the orchestrator, or with "worker" first, one
-// client worker process (started by the orchestrator).
+// runBench is `c1m bench`: the orchestrator; with "worker" first, one
+// client worker process; with "baseline-serve", the goroutine-per-
+// connection comparison server (both started by the orchestrator).
 func runBench(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "worker" {
-		return runBenchWorker(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "worker":
+			return runBenchWorker(args[1:], stdout, stderr)
+		case "baseline-serve":
+			return runBaselineServe(args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("c1m bench", flag.ContinueOnError)
 	var cfg bench.Config
-	fs.StringVar(&cfg.Scenario, "scenario", "idle", "scenario: idle")
+	scenarios := fs.String("scenario", "idle,broadcast", "comma-separated scenarios run in order: idle, broadcast, slow, rooms, churn")
 	fs.IntVar(&cfg.Conns, "conns", 10000, "connections to open and hold")
-	fs.IntVar(&cfg.Servers, "servers", 0, "local c1m serve processes (0: as the open-files limit requires)")
+	fs.IntVar(&cfg.Servers, "servers", 0, "local server processes (0: as the open-files limit requires)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "client worker processes (0: as the open-files limit requires)")
-	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "hold time at full count")
+	fs.StringVar(&cfg.Server, "server", "c1m", "c1m, or baseline (goroutine per connection) for comparison")
+	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "idle hold at full count")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second over all workers (0: no cap)")
-	fs.IntVar(&cfg.BasePort, "base-port", 18080, "first local server port; metrics ports follow the server ports")
+	fs.IntVar(&cfg.BasePort, "base-port", 18080, "first local server port; metrics and API ports follow")
 	fs.DurationVar(&cfg.RampTimeout, "ramp-timeout", 10*time.Minute, "give up ramping after this")
+	fs.IntVar(&cfg.Broadcasts, "broadcasts", 10, "broadcast scenario: messages to everyone")
+	fs.IntVar(&cfg.Size, "size", 64, "message size in bytes")
+	fs.DurationVar(&cfg.Interval, "interval", time.Second, "between broadcasts")
+	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0.01, "slow scenario: fraction of clients that stop reading")
+	fs.IntVar(&cfg.RoomSize, "room-size", 50, "rooms scenario: members per room")
+	fs.IntVar(&cfg.PublishRate, "publish-rate", 200, "rooms scenario: publishes per second over all rooms")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "rooms and churn scenarios: how long")
+	fs.IntVar(&cfg.ChurnRate, "churn-rate", 500, "churn scenario: reconnects per second")
+	fs.IntVar(&cfg.Probes, "probes", 4, "probe connections per worker that measure ping round trips")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses (ranges and lists)")
+	targets := fs.String("target", "", "comma-separated ws:// URLs of servers already running (default: start local servers)")
+	publish := fs.String("publish", "", "comma-separated publish API URLs of those servers")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "bearer key for --publish (prefer C1M_API_KEY)")
 	out := fs.String("out", "", "report directory (default bench-results/<timestamp>)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	if cfg.Scenario != "idle" {
-		fmt.Fprintf(stderr, "c1m bench: cannot run scenario %q: this build has idle.\n", cfg.Scenario)
-		return 2
-	}
-	if cfg.Conns < 1 {
-		fmt.Fprintf(stderr, "c1m bench: --conns must be at least 1, got %d.\n", cfg.Conns)
-		return 2
-	}
 	var err error
+	if cfg.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
+		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+		return 2
+	}
 	if cfg.Sources, err = bench.ParseSources(*sources); err != nil {
 		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 		return 2
+	}
+	if *targets != "" {
+		for _, t := range strings.Split(*targets, ",") {
+			tg, err := bench.ParseTarget(strings.TrimSpace(t))
+			if err != nil {
+				fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+				return 2
+			}
+			cfg.Targets = append(cfg.Targets, tg)
+		}
+	}
+	if *publish != "" {
+		cfg.Publish = strings.Split(*publish, ",")
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = os.Getenv("C1M_API_KEY")
 	}
 	cfg.Out = *out
 	if cfg.Out == "" {
@@ -70,12 +103,16 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "held %d of %d connections; ramp %.1f s (%.0f conns/s); server user-space %.0f B/conn; kernel %.0f B/socket; report in %s\n",
 		rep.Held, rep.Target, rep.RampSeconds, rep.ConnRate, rep.ServerBytesPerConn, rep.KernelBytesPerSocket, cfg.Out)
+	for _, p := range rep.Phases {
+		fmt.Fprintln(stdout, p.String())
+	}
 	return 0
 }
 
 // runBenchWorker is one client worker: it opens its connections, holds
-// them, prints a JSON progress line every 250 ms on stdout, and on SIGTERM
-// closes them all and exits 0.
+// them, prints a JSON progress line every 250 ms on stdout, runs the
+// commands it reads as JSON lines on stdin (answering each with a dump
+// line), and on SIGTERM closes them all and exits 0.
 func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("c1m bench worker", flag.ContinueOnError)
 	var cfg bench.WorkerConfig
@@ -83,7 +120,10 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses")
 	fs.IntVar(&cfg.Conns, "conns", 0, "connections to hold")
 	fs.IntVar(&cfg.First, "first", 0, "global index of the first connection")
+	fs.IntVar(&cfg.Total, "total", 0, "connections over all workers")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second (0: no cap)")
+	fs.IntVar(&cfg.Probes, "probes", 0, "probe connections (ping round trips)")
+	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "fraction designated for the slow scenario")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -113,20 +153,43 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
+	var outMu sync.Mutex
 	enc := json.NewEncoder(stdout)
+	emit := func(v any) {
+		outMu.Lock()
+		_ = enc.Encode(v)
+		outMu.Unlock()
+	}
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			var cmd bench.Command
+			if err := json.Unmarshal(sc.Bytes(), &cmd); err != nil {
+				fmt.Fprintf(stderr, "c1m bench worker: cannot parse command %q: %v.\n", sc.Text(), err)
+				emit(bench.Dump{Type: "dump"})
+				continue
+			}
+			d, err := w.Do(cmd)
+			if err != nil {
+				fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
+			}
+			d.Type = "dump"
+			emit(d)
+		}
+	}()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
-			_ = enc.Encode(w.Snapshot())
+			emit(w.Snapshot())
 			if err != nil {
 				fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
 				return 1
 			}
 			return 0
 		case <-tick.C:
-			_ = enc.Encode(w.Snapshot())
+			emit(w.Snapshot())
 		}
 	}
 }

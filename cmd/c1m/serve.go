@@ -33,6 +33,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxMessage, "max-message", 64<<10, "maximum message size in bytes; larger → close 1009")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 8<<10, "maximum upgrade request head; larger → HTTP 431")
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
+	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "SO_SNDBUF for client sockets, capping the kernel memory a client that stops reading can pin (0: kernel autotuning)")
 	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
 	auth := fs.String("auth", "jwt", "jwt (a token at the handshake) or none (anyone may connect: development only)")
 	jwtSecret := fs.String("jwt-secret", "", "HS256 secret (at least 32 bytes); prefer C1M_JWT_SECRET over the command line")

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Command is one instruction from the orchestrator to a worker, a JSON
+// line on the worker's stdin.
+type Command struct {
+	// Cmd is "dump" (report and, with Reset, restart the histograms and
+	// counters), "slow" (stop reading on Fraction of the connections),
+	// "join" (join rooms of RoomSize by global connection index) or
+	// "churn" (close and reopen Rate connections per second; 0 stops).
+	Cmd      string  `json:"cmd"`
+	Reset    bool    `json:"reset,omitempty"`
+	Expect   int     `json:"expect,omitempty"` // dump: broadcasts each connection should have
+	Fraction float64 `json:"fraction,omitempty"`
+	RoomSize int     `json:"room_size,omitempty"`
+	Rate     int     `json:"rate,omitempty"`
+}
+
+// Dump is a worker's answer to a dump command.
+type Dump struct {
+	Type string `json:"type"` // "dump"
+	// Latency holds receive − send of broadcast messages, in µs.
+	Latency *hdrhistogram.Snapshot `json:"latency"`
+	// Probe holds ping → pong round trips of the probe connections, µs.
+	Probe *hdrhistogram.Snapshot `json:"probe"`
+	Open  int                    `json:"open"`
+	Slow  int                    `json:"slow"`
+	// Complete counts open, reading connections that received exactly
+	// Expect broadcasts since the last reset; Short those with fewer,
+	// Extra those with more (a duplicate).
+	Complete int `json:"complete"`
+	Short    int `json:"short"`
+	Extra    int `json:"extra"`
+	// Closes counts close frames from the server by code.
+	Closes  map[int]int `json:"closes"`
+	Churned int         `json:"churned"`
+}
+
+// Latency histograms: 1 µs to 2 minutes at 3 significant digits.
+const (
+	histMin = 1
+	histMax = 120_000_000
+	histSig = 3
+)
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSig) }
+
+// MergeSnapshots merges histogram snapshots into one histogram.
+func MergeSnapshots(snaps []*hdrhistogram.Snapshot) *hdrhistogram.Histogram {
+	h := newHist()
+	for _, s := range snaps {
+		if s != nil {
+			h.Merge(hdrhistogram.Import(s))
+		}
+	}
+	return h
+}

@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config configures a benchmark run (`c1m bench`).
+type Config struct {
+	// Scenarios run in order after the ramp and the idle hold: idle,
+	// broadcast, slow, rooms, churn.
+	Scenarios []string
+	Conns     int           // connections to open and hold
+	Servers   int           // local server processes; 0: as the open-files limit requires
+	Workers   int           // client worker processes; 0: as the open-files limit requires
+	Hold      time.Duration // idle hold at full count
+	Rate      int           // connects per second over all workers; 0: no cap
+	Sources   []netip.Addr  // source addresses; nil: DefaultSources
+	BasePort  int           // first local server port; metrics and API ports follow
+	Server    string        // "c1m" (default) or "baseline" (goroutine per connection)
+	// Targets, when set, are servers already running (no local servers);
+	// Publish are their publish API URLs and APIKey the bearer key.
+	Targets []Target
+	Publish []string
+	APIKey  string
+
+	Broadcasts   int           // broadcast scenario: messages to everyone, 10
+	Size         int           // message size in bytes, 64
+	Interval     time.Duration // between broadcasts, 1 s
+	SlowFraction float64       // slow scenario: fraction of clients that stop reading, 0.01
+	RoomSize     int           // rooms scenario: members per room, 50
+	PublishRate  int           // rooms scenario: publishes per second over all rooms, 200
+	Duration     time.Duration // rooms and churn scenarios: how long, 10 s
+	ChurnRate    int           // churn scenario: reconnects per second over all workers, 500
+	Probes       int           // probe connections per worker, 4
+
+	Out     string // report directory
+	Exe     string // the c1m binary to run servers and workers with
+	Command string // the command line, for the report
+	// RampTimeout bounds the ramp; connections not open by then count as
+	// failed.
+	RampTimeout time.Duration
+	Progress    io.Writer // live progress; nil: none
+	Terminal    bool      // Progress is a terminal: redraw one line
+}
+
+// Scenario names.
+const (
+	ScenarioIdle      = "idle"
+	ScenarioBroadcast = "broadcast"
+	ScenarioSlow      = "slow"
+	ScenarioRooms     = "rooms"
+	ScenarioChurn     = "churn"
+)
+
+// ParseScenarios parses a comma-separated scenario list.
+func ParseScenarios(s string) ([]string, error) {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		x = strings.TrimSpace(x)
+		switch x {
+		case ScenarioIdle, ScenarioBroadcast, ScenarioSlow, ScenarioRooms, ScenarioChurn:
+			out = append(out, x)
+		case "":
+		default:
+			return nil, fmt.Errorf("cannot run scenario %q: want idle, broadcast, slow, rooms or churn", x)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cannot run: no scenario given")
+	}
+	return out, nil
+}
+
+func (c *Config) defaults() error {
+	if c.Sources == nil {
+		c.Sources = DefaultSources()
+	}
+	if c.BasePort == 0 {
+		c.BasePort = 18080
+	}
+	if c.RampTimeout == 0 {
+		c.RampTimeout = 10 * time.Minute
+	}
+	if c.Server == "" {
+		c.Server = "c1m"
+	}
+	if c.Broadcasts == 0 {
+		c.Broadcasts = 10
+	}
+	if c.Size == 0 {
+		c.Size = 64
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.SlowFraction == 0 {
+		c.SlowFraction = 0.01
+	}
+	if c.RoomSize == 0 {
+		c.RoomSize = 50
+	}
+	if c.PublishRate == 0 {
+		c.PublishRate = 200
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.ChurnRate == 0 {
+		c.ChurnRate = 500
+	}
+	switch {
+	case c.Conns < 1:
+		return fmt.Errorf("cannot run: --conns must be at least 1, got %d", c.Conns)
+	case c.Server != "c1m" && c.Server != "baseline":
+		return fmt.Errorf("cannot run server %q: want c1m or baseline", c.Server)
+	case c.Size < 32 || c.Size > 1<<20:
+		return fmt.Errorf("cannot use --size %d: want 32 bytes to 1 MiB", c.Size)
+	case c.SlowFraction < 0 || c.SlowFraction >= 1:
+		return fmt.Errorf("cannot use --slow-fraction %g: want 0 to 1", c.SlowFraction)
+	case len(c.Targets) > 0 && len(c.Publish) == 0 && c.needsPublish():
+		return fmt.Errorf("cannot run broadcast scenarios against --target servers without --publish URLs")
+	case c.Server == "baseline" && c.has(ScenarioRooms):
+		return fmt.Errorf("cannot run the rooms scenario on the baseline server: it has no rooms")
+	}
+	return nil
+}
+
+func (c *Config) has(s string) bool {
+	for _, x := range c.Scenarios {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) needsPublish() bool {
+	return c.has(ScenarioBroadcast) || c.has(ScenarioSlow) || c.has(ScenarioRooms) || c.has(ScenarioChurn)
+}
+
+// perProcessConns is how many connections one process may hold under the
+// open-files limit, keeping FD room for the process itself.
+func perProcessConns(limit uint64) int {
+	return int(limit) - 256
+}
+
+// plan fills in Servers and Workers from the open-files limit.
+func (c *Config) plan(limit uint64) error {
+	per := perProcessConns(limit)
+	if per < 1 {
+		return fmt.Errorf("cannot plan the run: the open-files limit %d leaves no room for connections", limit)
+	}
+	need := (c.Conns + per - 1) / per
+	if c.Servers == 0 && len(c.Targets) == 0 {
+		c.Servers = need
+	}
+	if c.Workers == 0 {
+		c.Workers = need
+	}
+	if len(c.Targets) == 0 && (c.Conns+c.Servers-1)/c.Servers > per {
+		return fmt.Errorf("cannot hold %d connections on %d servers: each may hold %d under the open-files limit %d; use --servers %d or more", c.Conns, c.Servers, per, limit, need)
+	}
+	if (c.Conns+c.Workers-1)/c.Workers > per {
+		return fmt.Errorf("cannot open %d connections from %d workers: each may hold %d under the open-files limit %d; use --workers %d or more", c.Conns, c.Workers, per, limit, need)
+	}
+	return nil
+}
