@@ -12,7 +12,7 @@ FUZZ_LONG := $(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTI
 # `make conformance CONFORMANCE_REPORT=docs/conformance.md` also writes the table there.
 CONFORMANCE_REPORT ?=
 
-.PHONY: all build run test unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle clean
+.PHONY: all build run test unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle bench-smoke clean
 
 all: build
 
@@ -63,6 +63,11 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# The benchmark's smoke run (also part of `make test`): 30,000 connections,
+# two servers, two workers, idle + 5 broadcasts + the slow scenario.
+bench-smoke:
+	$(GO) test -count=1 -run '^TestBenchSmoke$$' -v ./cmd/c1m
 
 bench-idle: build
 	./$(BIN) bench --scenario idle --conns 19000 --servers 1 --workers 1 --hold 10s

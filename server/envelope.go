@@ -39,7 +39,10 @@ func parseEnvelope(p []byte, e *envelope) error {
 			return errEnvelope
 		}
 		kEnd := skipValue(p, i)
-		key := p[i+1 : kEnd-1]
+		key, err := unquote(p[i:kEnd])
+		if err != nil {
+			return err
+		}
 		i = skipWS(p, kEnd)
 		if i >= len(p) || p[i] != ':' {
 			return errEnvelope
@@ -50,7 +53,6 @@ func parseEnvelope(p []byte, e *envelope) error {
 			return errEnvelope
 		}
 		v := p[i:vEnd]
-		var err error
 		switch string(key) {
 		case "type":
 			e.typ, err = unquote(v)
