@@ -43,7 +43,8 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 			s.mport = s.apiPort
 			args = []string{"bench", "baseline-serve",
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
-				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort)}
+				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
+				"--log-level", "error"}
 		} else {
 			args = []string{"serve",
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
