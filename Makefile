@@ -70,7 +70,8 @@ bench-smoke:
 	$(GO) test -count=1 -run '^TestBenchSmoke$$' -v ./cmd/c1m
 
 bench-idle: build
-	./$(BIN) bench --scenario idle --conns 19000 --servers 1 --workers 1 --hold 10s
+	./$(BIN) bench --scenario idle --conns 19000 --servers 1 --workers 1 --hold 10s --out bench-results/idle-app
+	./$(BIN) bench --scenario idle --conns 19000 --servers 1 --workers 1 --hold 10s --handler discard --out bench-results/idle-discard
 
 clean:
 	rm -rf bin

@@ -21,6 +21,10 @@ type Config struct {
 	Sources   []netip.Addr  // source addresses; nil: DefaultSources
 	BasePort  int           // first local server port; metrics and API ports follow
 	Server    string        // "c1m" (default) or "baseline" (goroutine per connection)
+	// Handler is the c1m servers' --handler: "app" (the default, what a
+	// deployment runs) or "discard" (the core server alone: no registry,
+	// no broadcast, for the idle memory of the connection layer).
+	Handler string
 	// Targets, when set, are servers already running (no local servers);
 	// Publish are their publish API URLs and APIKey the bearer key.
 	Targets []Target
@@ -88,6 +92,9 @@ func (c *Config) defaults() error {
 	if c.Server == "" {
 		c.Server = "c1m"
 	}
+	if c.Handler == "" {
+		c.Handler = "app"
+	}
 	if c.Broadcasts == 0 {
 		c.Broadcasts = 10
 	}
@@ -123,6 +130,10 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("cannot use --slow-fraction %g: want 0 to 1", c.SlowFraction)
 	case len(c.Targets) > 0 && len(c.Publish) == 0 && c.needsPublish():
 		return fmt.Errorf("cannot run broadcast scenarios against --target servers without --publish URLs")
+	case c.Handler != "app" && c.Handler != "discard":
+		return fmt.Errorf("cannot run handler %q: want app or discard", c.Handler)
+	case c.Handler == "discard" && c.needsPublish():
+		return fmt.Errorf("cannot run message scenarios with --handler discard: it has no publish API")
 	case c.Server == "baseline" && c.has(ScenarioRooms):
 		return fmt.Errorf("cannot run the rooms scenario on the baseline server: it has no rooms")
 	}

@@ -50,7 +50,7 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
-				"--auth", "none", "--log-level", "error",
+				"--handler", cfg.Handler, "--auth", "none", "--log-level", "error",
 				"--max-conns", strconv.Itoa(per),
 				// A 64 KiB pending cap: far above what a reader that
 				// keeps up ever has queued in these scenarios, small

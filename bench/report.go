@@ -24,7 +24,8 @@ type Sample struct {
 type Report struct {
 	Command   string   `json:"command"`
 	Scenarios []string `json:"scenarios"`
-	Server    string   `json:"server"` // c1m or baseline
+	Server    string   `json:"server"`  // c1m or baseline
+	Handler   string   `json:"handler"` // the c1m servers' --handler
 	Machine   Machine  `json:"machine"`
 	Target    int      `json:"target_conns"`
 	Servers   int      `json:"servers"`
@@ -77,7 +78,7 @@ func newReport(cfg Config) *Report {
 	}
 	m.NoFile, _ = fileLimit()
 	return &Report{
-		Command: cfg.Command, Scenarios: cfg.Scenarios, Server: cfg.Server, Machine: m, Target: cfg.Conns,
+		Command: cfg.Command, Scenarios: cfg.Scenarios, Server: cfg.Server, Handler: cfg.Handler, Machine: m, Target: cfg.Conns,
 		Servers: cfg.Servers, Workers: cfg.Workers, Start: time.Now().UTC().Format(time.RFC3339),
 		HoldSeconds: cfg.Hold.Seconds(),
 	}
@@ -164,7 +165,7 @@ func (r *Report) latencyPoints() [][2]float64 {
 func (r *Report) markdown() string {
 	var b strings.Builder
 	m := r.Machine
-	fmt.Fprintf(&b, "# c1m bench: %s server, %d connections, %s\n\n", r.Server, r.Target, strings.Join(r.Scenarios, ", "))
+	fmt.Fprintf(&b, "# c1m bench: %s server (handler %s), %d connections, %s\n\n", r.Server, r.Handler, r.Target, strings.Join(r.Scenarios, ", "))
 	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
 	fmt.Fprintf(&b, "Machine: %d cores, %.1f GiB, Linux %s, open-files limit %d, %s; started %s.\n\n",
 		m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.NoFile, m.GoVer, r.Start)

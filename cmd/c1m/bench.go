@@ -37,6 +37,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Servers, "servers", 0, "local server processes (0: as the open-files limit requires)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "client worker processes (0: as the open-files limit requires)")
 	fs.StringVar(&cfg.Server, "server", "c1m", "c1m, or baseline (goroutine per connection) for comparison")
+	fs.StringVar(&cfg.Handler, "handler", "app", "the c1m servers' handler: app, or discard for the connection layer alone (idle only)")
 	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "idle hold at full count")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second over all workers (0: no cap)")
 	fs.IntVar(&cfg.BasePort, "base-port", 18080, "first local server port; metrics and API ports follow")
