@@ -36,7 +36,6 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 	n := cfg.Servers
 	for i := 0; i < n; i++ {
 		s := &serverProc{port: cfg.BasePort + i, mport: cfg.BasePort + n + i, apiPort: cfg.BasePort + 2*n + i}
-		per := (cfg.Conns+n-1)/n + 64
 		var args []string
 		if cfg.Server == "baseline" {
 			// The baseline serves its metrics and API on one listener.
@@ -51,7 +50,6 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
 				"--handler", cfg.Handler, "--auth", "none", "--log-level", "error",
-				"--max-conns", strconv.Itoa(per),
 				// A 64 KiB pending cap: far above what a reader that
 				// keeps up ever has queued in these scenarios, small
 				// enough that the slow scenario's clients pass it fast.
@@ -218,6 +216,10 @@ func startWorkers(ctx context.Context, cfg *Config, targets []string) ([]*worker
 		if cfg.Rate > 0 {
 			args = append(args, "--rate", strconv.Itoa(max(cfg.Rate/cfg.Workers, 1)))
 		}
+		// Keep about 16,384 attempts in flight over all workers: enough
+		// to fill every accept queue, few enough that a queue never
+		// overflows into SYN retransmissions.
+		args = append(args, "--in-flight", strconv.Itoa(max(16384/cfg.Workers, 64)))
 		if cfg.has(ScenarioSlow) {
 			args = append(args, "--slow-fraction", strconv.FormatFloat(cfg.SlowFraction, 'g', -1, 64))
 		}
@@ -271,6 +273,9 @@ func sumProgress(ws []*worker) Progress {
 		t.Closed += p.Closed
 		t.Messages += p.Messages
 		t.Pings += p.Pings
+		if p.LastErr != "" {
+			t.LastErr = p.LastErr
+		}
 	}
 	return t
 }

@@ -46,6 +46,9 @@ func (p *progressPrinter) print(t Progress, target int, rss int64, el time.Durat
 	}
 	line := fmt.Sprintf("[%s] %d/%d open, %.0f/s, %d pending, %d failed, %d retries, server RSS %.0f MiB, %.0fs",
 		bar, t.Open, target, rate, t.Pending, t.Failed, t.Retries, float64(rss)/(1<<20), el.Seconds())
+	if t.LastErr != "" && !p.terminal {
+		line += "; last error: " + t.LastErr
+	}
 	if p.terminal {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 	} else {

@@ -35,6 +35,7 @@ type cconn struct {
 	flags    uint8           // ccProbe, ccSlow
 	round    uint8           // how often this index was churned (picks a fresh endpoint)
 	bcast    uint16          // broadcasts received since the last reset
+	started  uint32          // ms since the worker started, of this attempt
 	idx      int32           // connection index within the worker
 	rd       *wsproto.Reader // partial frame, nil when none
 	hs       []byte          // partial 101 response (rare), nil when none
@@ -82,6 +83,7 @@ type Worker struct {
 	churnLast time.Time
 	churned   int
 	lastProbe time.Time
+	lastSweep time.Time
 	rng       uint64
 
 	// Counters, written by the loop, read by Snapshot from any goroutine.
@@ -180,6 +182,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.runCommands()
 		w.probePings(now)
+		if now.Sub(w.lastSweep) >= time.Second {
+			w.lastSweep = now
+			inflight -= w.sweepStuck(now)
+		}
 		inflight += w.churnStep(now)
 		err := w.p.Wait(10, func(fd int, ev poller.Events) error {
 			if fd < 0 || fd >= len(w.table) {
@@ -227,7 +233,8 @@ func (w *Worker) startConnRound(idx int, attempts, round uint8) bool {
 				_ = unix.Close(fd)
 				err = fmt.Errorf("fd %d beyond table", fd)
 			} else {
-				w.table[fd] = cconn{state: csConnecting, attempts: attempts, target: uint16(t), idx: int32(idx), round: round}
+				w.table[fd] = cconn{state: csConnecting, attempts: attempts, target: uint16(t), idx: int32(idx), round: round,
+					started: uint32(time.Since(w.start) / time.Millisecond)}
 				if idx < w.cfg.Probes {
 					w.table[fd].flags = ccProbe
 				}
@@ -447,3 +454,27 @@ func (k *clientSink) OnClose(code wsproto.StatusCode, reason []byte) error {
 	_, _ = unix.Write(k.fd, w.wbuf)
 	return errServerClosed
 }
+
+// attemptTimeout bounds one connection attempt (connect + upgrade). A SYN
+// dropped by a full accept queue is otherwise retransmitted by the kernel
+// for minutes; past this the attempt is dropped and retried with backoff.
+const attemptTimeout = 10 * time.Second
+
+// sweepStuck drops attempts older than attemptTimeout and returns how many.
+func (w *Worker) sweepStuck(now time.Time) int {
+	limit := uint32(now.Sub(w.start)/time.Millisecond) - uint32(attemptTimeout/time.Millisecond)
+	if now.Sub(w.start) < attemptTimeout {
+		return 0
+	}
+	n := 0
+	for fd := range w.table {
+		c := &w.table[fd]
+		if (c.state == csConnecting || c.state == csHandshake) && c.started < limit {
+			w.drop(fd, c, errAttemptTimeout)
+			n++
+		}
+	}
+	return n
+}
+
+var errAttemptTimeout = errors.New("bench: connect and upgrade took over 10s")

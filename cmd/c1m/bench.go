@@ -124,6 +124,7 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Total, "total", 0, "connections over all workers")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second (0: no cap)")
 	fs.IntVar(&cfg.Probes, "probes", 0, "probe connections (ping round trips)")
+	fs.IntVar(&cfg.MaxInFlight, "in-flight", 0, "connection attempts under way at once (0: 2048)")
 	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "fraction designated for the slow scenario")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
