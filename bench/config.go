@@ -40,6 +40,10 @@ type Config struct {
 	Duration     time.Duration // rooms and churn scenarios: how long, 10 s
 	ChurnRate    int           // churn scenario: reconnects per second over all workers, 500
 	Probes       int           // probe connections per worker, 4
+	// PingInterval is the c1m servers' --ping-interval. Both ends run on
+	// this box, so a million connections pinged every 30 s are 33,000
+	// pings and pongs a second on its cores; 0 keeps the server default.
+	PingInterval time.Duration
 
 	Out     string // report directory
 	Exe     string // the c1m binary to run servers and workers with

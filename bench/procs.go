@@ -59,6 +59,9 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 				// megabytes in the kernel before the server notices.
 				"--sndbuf", "16384",
 				"--drain-rate", "1000000", "--drain-timeout", "10s"}
+			if cfg.PingInterval > 0 {
+				args = append(args, "--ping-interval", cfg.PingInterval.String())
+			}
 		}
 		s.cmd = exec.CommandContext(ctx, cfg.Exe, args...)
 		s.cmd.Stderr = os.Stderr
@@ -219,7 +222,7 @@ func startWorkers(ctx context.Context, cfg *Config, targets []string) ([]*worker
 		// Keep about 16,384 attempts in flight over all workers: enough
 		// to fill every accept queue, few enough that a queue never
 		// overflows into SYN retransmissions.
-		args = append(args, "--in-flight", strconv.Itoa(max(16384/cfg.Workers, 64)))
+		args = append(args, "--in-flight", strconv.Itoa(max(16384/cfg.Workers, 64)), "--retries", "10")
 		if cfg.has(ScenarioSlow) {
 			args = append(args, "--slow-fraction", strconv.FormatFloat(cfg.SlowFraction, 'g', -1, 64))
 		}

@@ -51,6 +51,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "rooms and churn scenarios: how long")
 	fs.IntVar(&cfg.ChurnRate, "churn-rate", 500, "churn scenario: reconnects per second")
 	fs.IntVar(&cfg.Probes, "probes", 4, "probe connections per worker that measure ping round trips")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "the c1m servers' heartbeat period (0: their default, 30s)")
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses (ranges and lists)")
 	targets := fs.String("target", "", "comma-separated ws:// URLs of servers already running (default: start local servers)")
 	publish := fs.String("publish", "", "comma-separated publish API URLs of those servers")
@@ -125,6 +126,7 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second (0: no cap)")
 	fs.IntVar(&cfg.Probes, "probes", 0, "probe connections (ping round trips)")
 	fs.IntVar(&cfg.MaxInFlight, "in-flight", 0, "connection attempts under way at once (0: 2048)")
+	fs.IntVar(&cfg.Retries, "retries", 0, "retries of a failed connection, with backoff (0: 5)")
 	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "fraction designated for the slow scenario")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
