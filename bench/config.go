@@ -44,6 +44,9 @@ type Config struct {
 	// this box, so a million connections pinged every 30 s are 33,000
 	// pings and pongs a second on its cores; 0 keeps the server default.
 	PingInterval time.Duration
+	// ServeArgs are extra flags for every local `c1m serve`, e.g.
+	// "--loops 1 --workers 1" when many server processes share few cores.
+	ServeArgs []string
 
 	Out     string // report directory
 	Exe     string // the c1m binary to run servers and workers with

@@ -62,6 +62,7 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 			if cfg.PingInterval > 0 {
 				args = append(args, "--ping-interval", cfg.PingInterval.String())
 			}
+			args = append(args, cfg.ServeArgs...)
 		}
 		s.cmd = exec.CommandContext(ctx, cfg.Exe, args...)
 		s.cmd.Stderr = os.Stderr

@@ -52,6 +52,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.ChurnRate, "churn-rate", 500, "churn scenario: reconnects per second")
 	fs.IntVar(&cfg.Probes, "probes", 4, "probe connections per worker that measure ping round trips")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "the c1m servers' heartbeat period (0: their default, 30s)")
+	serveArgs := fs.String("serve-args", "", `extra flags for every local c1m serve, e.g. "--loops 1 --workers 1"`)
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses (ranges and lists)")
 	targets := fs.String("target", "", "comma-separated ws:// URLs of servers already running (default: start local servers)")
 	publish := fs.String("publish", "", "comma-separated publish API URLs of those servers")
@@ -79,6 +80,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			cfg.Targets = append(cfg.Targets, tg)
 		}
 	}
+	cfg.ServeArgs = strings.Fields(*serveArgs)
 	if *publish != "" {
 		cfg.Publish = strings.Split(*publish, ",")
 	}
