@@ -27,7 +27,7 @@ func TestZeroAllocsPerTarget(t *testing.T) {
 		_, _ = h.Join(id(i), "big", false)
 		ids = append(ids, id(i))
 	}
-	d := delivery{frame: encodeMessage(ToRoom("big"), "x", 1, 0, []byte("1")), seq: 1}
+	d := delivery{frame: EncodeMessage(ToRoom("big"), "x", 1, 0, []byte("1")), seq: 1}
 	s := &h.rooms["big"].stream
 	if a := testing.AllocsPerRun(100, func() { h.sendChunk(s, d, ids) }); a != 0 {
 		t.Fatalf("%.1f allocations per chunk of %d targets, want 0", a, len(ids))

@@ -34,28 +34,21 @@ func ToAll() Target { return Target{Kind: KindAll} }
 // maxServerHeader is the largest unmasked frame header (RFC 6455 §5.2).
 const maxServerHeader = 10
 
-// encodeMessage builds the one frame every target of a delivery gets:
+// EncodeMessage builds the one frame every target of a delivery gets:
 //
 //	{"type":"message","room":"lobby","from":"alice","seq":7,"ts":1700000000000,"data":{...}}
 //
 // ("to" instead of "room" for a direct message, "room":"*" with
 // "all":true for everyone). data must be valid JSON; it is copied as is.
 // The JSON is written after a reserved gap, then the frame header is put
-// right before it, so header and payload share one allocation.
-func encodeMessage(t Target, from string, seq uint64, tsMillis int64, data []byte) []byte {
+// right before it, so header and payload share one allocation. It is
+// exported for the benchmark's baseline server, which must frame its
+// messages exactly as c1m does.
+func EncodeMessage(t Target, from string, seq uint64, tsMillis int64, data []byte) []byte {
 	n := maxServerHeader + 64 + len(t.Name) + len(from) + len(data)
 	b := make([]byte, maxServerHeader, n+16)
 	b = append(b, `{"type":"message",`...)
-	switch t.Kind {
-	case KindRoom:
-		b = append(b, `"room":`...)
-		b = AppendJSONString(b, t.Name)
-	case KindUser:
-		b = append(b, `"to":`...)
-		b = AppendJSONString(b, t.Name)
-	case KindAll:
-		b = append(b, `"room":"*","all":true`...)
-	}
+	b = appendTarget(b, t)
 	b = append(b, `,"from":`...)
 	b = AppendJSONString(b, from)
 	b = append(b, `,"seq":`...)
@@ -66,6 +59,22 @@ func encodeMessage(t Target, from string, seq uint64, tsMillis int64, data []byt
 	b = append(b, data...)
 	b = append(b, '}')
 	return frameInPlace(b)
+}
+
+// appendTarget appends the fields naming a stream: "room" for a room,
+// "to" for a user, "room":"*" with "all":true for everyone.
+func appendTarget(b []byte, t Target) []byte {
+	switch t.Kind {
+	case KindRoom:
+		b = append(b, `"room":`...)
+		b = AppendJSONString(b, t.Name)
+	case KindUser:
+		b = append(b, `"to":`...)
+		b = AppendJSONString(b, t.Name)
+	case KindAll:
+		b = append(b, `"room":"*","all":true`...)
+	}
+	return b
 }
 
 // frameInPlace writes a text frame header into the maxServerHeader bytes
@@ -85,16 +94,7 @@ func frameInPlace(b []byte) []byte {
 func encodeGap(t Target, first, last uint64) []byte {
 	b := make([]byte, maxServerHeader, maxServerHeader+96+len(t.Name))
 	b = append(b, `{"type":"gap",`...)
-	switch t.Kind {
-	case KindRoom:
-		b = append(b, `"room":`...)
-		b = AppendJSONString(b, t.Name)
-	case KindUser:
-		b = append(b, `"to":`...)
-		b = AppendJSONString(b, t.Name)
-	case KindAll:
-		b = append(b, `"room":"*","all":true`...)
-	}
+	b = appendTarget(b, t)
 	b = append(b, `,"from_seq":`...)
 	b = strconv.AppendUint(b, first, 10)
 	b = append(b, `,"to_seq":`...)

@@ -94,7 +94,7 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 	}
 	s.seq++
 	d.seq = s.seq
-	d.frame = encodeMessage(t, from, d.seq, nowMillis(), data)
+	d.frame = EncodeMessage(t, from, d.seq, nowMillis(), data)
 	start := h.enqueue(s, d)
 	s.mu.Unlock()
 	h.st.published.Add(1)

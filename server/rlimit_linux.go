@@ -7,24 +7,13 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"c1m/poller"
 )
 
-// RaiseFileLimit raises RLIMIT_NOFILE's soft limit to its hard limit, as a
-// server that holds one fd per connection must (getrlimit(2)). It returns
-// the resulting soft limit.
-func RaiseFileLimit() (uint64, error) {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return 0, fmt.Errorf("cannot read the open-files limit: %w", os.NewSyscallError("getrlimit", err))
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-			return 0, fmt.Errorf("cannot raise the open-files limit to %d: %w", rl.Max, os.NewSyscallError("setrlimit", err))
-		}
-	}
-	return rl.Cur, nil
-}
+// RaiseFileLimit raises RLIMIT_NOFILE's soft limit to its hard limit
+// (poller.RaiseFileLimit) and returns it.
+func RaiseFileLimit() (uint64, error) { return poller.RaiseFileLimit() }
 
 // fileLimit returns the current soft RLIMIT_NOFILE.
 func fileLimit() (int, error) {

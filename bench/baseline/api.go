@@ -9,8 +9,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"c1m/broadcast"
 )
 
 // maxBody caps a publish request body, as c1m's API does.
@@ -114,7 +117,9 @@ func (s *Server) publish(data []byte) (uint64, bool) {
 		return 0, false
 	}
 	s.seq++
-	f := encodeMessage(s.seq, nowMillis(), data)
+	// Framed once, in exactly the shape c1m sends, so that the workers
+	// parse both servers the same way.
+	f := broadcast.EncodeMessage(broadcast.ToAll(), "api", s.seq, time.Now().UnixMilli(), data)
 	slow := s.slowBuf[:0]
 	for c := range s.conns {
 		if c.upgraded.Load() && !c.enqueue(&f) {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gobwas/ws"
+
+	"c1m/poller"
 )
 
 // Defaults.
@@ -134,7 +136,7 @@ func (s *Server) Start() error {
 	if !s.starts.CompareAndSwap(false, true) {
 		return ErrStarted
 	}
-	if _, err := RaiseFileLimit(); err != nil {
+	if _, err := poller.RaiseFileLimit(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)

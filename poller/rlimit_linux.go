@@ -1,6 +1,6 @@
 //go:build linux
 
-package baseline
+package poller
 
 import (
 	"fmt"
@@ -10,8 +10,8 @@ import (
 )
 
 // RaiseFileLimit raises RLIMIT_NOFILE's soft limit to its hard limit, as a
-// server holding one fd per connection must (getrlimit(2)), and returns
-// the resulting soft limit. Start calls it.
+// process holding one fd per connection must (getrlimit(2)), and returns
+// the resulting soft limit. Children started afterwards inherit it.
 func RaiseFileLimit() (uint64, error) {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
