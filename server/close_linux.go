@@ -139,9 +139,7 @@ func (l *loop) drainStep() {
 	s := l.s
 	if !l.drainOn {
 		l.drainOn = true
-		for _, lfd := range l.lfds {
-			_ = l.p.Del(lfd)
-		}
+		l.stopListening()
 		l.drainCursor = 0
 		l.drainBudget = 0
 		// Each loop drains its share of the rate in proportion to the

@@ -52,7 +52,8 @@ type loop struct {
 	sink  loopSink
 	cb    func(fd int, ev poller.Events) error
 
-	owned      int // sockets owned by this loop (any state but free)
+	owned      int  // sockets owned by this loop (any state but free)
+	listenOff  bool // listeners removed for good (draining)
 	acceptOff  bool
 	acceptTick uint32 // tick at which paused listeners are re-armed
 
@@ -158,6 +159,13 @@ func (l *loop) onEvent(fd int, ev poller.Events) error {
 // acceptMany accepts up to maxAcceptsPerWake pending connections.
 func (l *loop) acceptMany(lfd int) {
 	s := l.s
+	if s.draining.Load() {
+		// Shutdown shut the listeners (SHUT_RD): they now poll readable
+		// and accept4 fails with EINVAL. Stop polling them here, before
+		// the drain step would, so the loop does not spin on them.
+		l.stopListening()
+		return
+	}
 	for i := 0; i < maxAcceptsPerWake; i++ {
 		fd, err := poller.Accept(lfd)
 		if err != nil {
@@ -172,7 +180,7 @@ func (l *loop) acceptMany(lfd int) {
 				l.pauseAccept()
 				return
 			}
-			s.log.Warn("cannot accept", "loop", l.id, "err", err)
+			s.logEvery(&s.lastAcceptErr, "cannot accept", "loop", l.id, "err", err)
 			return
 		}
 		if fd >= len(s.table) {
@@ -204,6 +212,18 @@ func (l *loop) acceptMany(lfd int) {
 			continue
 		}
 		l.wheel.schedule(s.table, int32(fd), l.ticks(s.cfg.HandshakeTimeout))
+	}
+}
+
+// stopListening takes the listeners out of this loop's epoll set for
+// good (draining). Idempotent.
+func (l *loop) stopListening() {
+	if l.listenOff {
+		return
+	}
+	l.listenOff = true
+	for _, lfd := range l.lfds {
+		_ = l.p.Del(lfd)
 	}
 }
 
@@ -250,7 +270,7 @@ func (l *loop) random() uint64 {
 
 // onTick runs once per wheel tick, after due entries fired.
 func (l *loop) onTick() {
-	if l.acceptOff && !l.drainOn && int32(l.now-l.acceptTick) >= 0 {
+	if l.acceptOff && !l.listenOff && int32(l.now-l.acceptTick) >= 0 {
 		l.resumeAccept()
 	}
 	if l.s.draining.Load() {

@@ -42,6 +42,7 @@ type Server struct {
 	allDrain  chan struct{}
 
 	lastEMFILE     atomic.Int64
+	lastAcceptErr  atomic.Int64
 	lastHandlerErr atomic.Int64
 
 	http    *httpServer
