@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"c1m/bench"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestBenchSmoke is `make bench-smoke`: the benchmark in local mode at a
@@ -28,12 +30,12 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the benchmark smoke takes about half a minute; run without -short")
 	}
-	bin := c1mBinary(t)
+	bin := c1mtest.Binary(t)
 	out := filepath.Join(t.TempDir(), "report")
 	cmd := exec.Command(bin, "bench", "--conns", "30000", "--servers", "2", "--workers", "2",
 		"--scenario", "idle,broadcast,slow", "--broadcasts", "5", "--hold", "3s",
 		"--base-port", "28080", "--out", out)
-	cmd.Env = e2eEnv()
+	cmd.Env = c1mtest.Env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)

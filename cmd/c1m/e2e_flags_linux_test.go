@@ -12,12 +12,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestServeBadFlags checks that a bad setting stops c1m before it serves,
 // with exit status 2 and one sentence on stderr that names the bad value.
 func TestServeBadFlags(t *testing.T) {
-	bin := c1mBinary(t)
+	bin := c1mtest.Binary(t)
 	dir := t.TempDir()
 	badConfig := filepath.Join(dir, "bad.conf")
 	if err := os.WriteFile(badConfig, []byte("# c1m\nmax-conns = 100\nmax-conections = 5\n"), 0o644); err != nil {
@@ -28,7 +30,7 @@ func TestServeBadFlags(t *testing.T) {
 		// Ports that are free, in case the command does start serving;
 		// the timeout then ends it and the status check fails.
 		if len(args) > 0 && args[0] == "serve" {
-			args = append(args, "--addr", freeAddr(t), "--metrics-addr", freeAddr(t), "--api-addr", freeAddr(t))
+			args = append(args, "--addr", c1mtest.FreeAddr(t), "--metrics-addr", c1mtest.FreeAddr(t), "--api-addr", c1mtest.FreeAddr(t))
 			if !strings.Contains(strings.Join(args, " "), "auth") {
 				args = append(args, "--auth=none")
 			}
@@ -36,7 +38,7 @@ func TestServeBadFlags(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = e2eEnv(env...)
+		cmd.Env = c1mtest.Env(env...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -80,7 +82,7 @@ func TestServeBadFlags(t *testing.T) {
 // environment variable overrides the config file, and a flag overrides
 // both. The setting is --addr, observed as the port that upgrades.
 func TestServeFlagPrecedence(t *testing.T) {
-	fileAddr, envAddr, flagAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	fileAddr, envAddr, flagAddr := c1mtest.FreeAddr(t), c1mtest.FreeAddr(t), c1mtest.FreeAddr(t)
 	conf := filepath.Join(t.TempDir(), "c1m.conf")
 	if err := os.WriteFile(conf, []byte("addr = "+fileAddr+"\nhandler = echo\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -104,8 +106,8 @@ func TestServeFlagPrecedence(t *testing.T) {
 				t.Fatalf("c1m serve %s with %v: WebSocket on %s, want only %s", strings.Join(args, " "), env, other, want)
 			}
 		}
-		p.signal(os.Interrupt)
-		if code := p.waitExit(10 * time.Second); code != 0 {
+		p.Signal(os.Interrupt)
+		if code := p.Wait(10 * time.Second); code != 0 {
 			t.Fatalf("exit status %d after SIGINT, want 0", code)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestHeartbeatIdleTimeout checks --ping-interval: the server pings with an
@@ -19,7 +21,7 @@ func TestHeartbeatIdleTimeout(t *testing.T) {
 
 	// The live client answers every ping from a reader goroutine and hands
 	// text messages and any close frame to the test.
-	live, err := dialWS(p.addr, "/ws", 10*time.Second)
+	live, err := dialWS(p.Addr, "/ws", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestHeartbeatIdleTimeout(t *testing.T) {
 
 	// The idle client completes the upgrade and then never sends a byte,
 	// so it never answers a ping.
-	idle, err := dialWS(p.addr, "/ws", 10*time.Second)
+	idle, err := dialWS(p.Addr, "/ws", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +82,8 @@ func TestHeartbeatIdleTimeout(t *testing.T) {
 		t.Fatalf("silent client closed with %d %q, want 1001 \"idle timeout\"", code, reason)
 	}
 	var idleClosed float64
-	eventually(t, 5*time.Second, func() bool {
-		idleClosed = p.metric(`c1m_connections_closed_total{reason="idle_timeout"}`)
+	c1mtest.Eventually(t, 5*time.Second, func() bool {
+		idleClosed = p.Metric(`c1m_connections_closed_total{reason="idle_timeout"}`)
 		return idleClosed >= 1
 	}, func() string {
 		return fmt.Sprintf(`c1m_connections_closed_total{reason="idle_timeout"} = %v, want 1`, idleClosed)
@@ -118,10 +120,10 @@ func TestHeartbeatIdleTimeout(t *testing.T) {
 		t.Fatalf("ping payload lengths %v, want 8 (the send time)", bad)
 	}
 	t.Logf("answering client: %d pings in 2 s", n)
-	if got := p.metric(`c1m_connections_closed_total{reason="idle_timeout"}`); got != 1 {
+	if got := p.Metric(`c1m_connections_closed_total{reason="idle_timeout"}`); got != 1 {
 		t.Fatalf(`c1m_connections_closed_total{reason="idle_timeout"} = %v, want 1 (only the silent client)`, got)
 	}
-	if got := p.metric("c1m_connections"); got != 1 {
+	if got := p.Metric("c1m_connections"); got != 1 {
 		t.Fatalf("c1m_connections = %v, want 1 (the answering client)", got)
 	}
 }

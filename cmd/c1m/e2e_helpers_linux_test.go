@@ -2,335 +2,62 @@
 
 package main
 
-// Helpers for the end-to-end tests (e2e_*_linux_test.go): they build the
-// real c1m binary once, run `c1m serve` in a child process on free loopback
-// ports, scrape its /metrics, count its descriptors in /proc, and talk
-// WebSocket to it over raw net.Conns (a hand-written upgrade request and a
-// minimal RFC 6455 frame codec), so that 15,000 client connections cost no
-// goroutine and no bufio buffer each.
+// Helpers for the end-to-end tests (e2e_*_linux_test.go): they run the
+// real c1m binary through package c1mtest (built once, `c1m serve` in a
+// child process on free loopback ports, its /metrics and /proc entries),
+// and talk WebSocket to it over raw net.Conns (a hand-written upgrade
+// request and a minimal RFC 6455 frame codec), so that 15,000 client
+// connections cost no goroutine and no bufio buffer each.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-)
 
-var (
-	e2eBinOnce sync.Once
-	e2eBinDir  string
-	e2eBin     string
-	e2eBinErr  error
+	"c1m/cmd/c1m/c1mtest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if e2eBinDir != "" {
-		_ = os.RemoveAll(e2eBinDir)
-	}
+	c1mtest.Cleanup()
 	os.Exit(code)
 }
 
-// c1mBinary builds the c1m binary from this package once per test run and
-// returns its path.
-func c1mBinary(t testing.TB) string {
-	t.Helper()
-	e2eBinOnce.Do(func() {
-		e2eBinDir, e2eBinErr = os.MkdirTemp("", "c1m-e2e-")
-		if e2eBinErr != nil {
-			return
-		}
-		e2eBin = filepath.Join(e2eBinDir, "c1m")
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			e2eBinErr = fmt.Errorf("cannot find the go tool: %w", err)
-			return
-		}
-		// go test runs in the package directory, so "." is cmd/c1m.
-		out, err := exec.Command(goTool, "build", "-o", e2eBin, ".").CombinedOutput()
-		if err != nil {
-			e2eBinErr = fmt.Errorf("cannot build c1m: %w\n%s", err, out)
-		}
-	})
-	if e2eBinErr != nil {
-		t.Fatal(e2eBinErr)
-	}
-	return e2eBin
-}
-
-// e2eEnv is the test process environment without any C1M_* variable, plus
-// extra, so that a developer's shell cannot change what a test runs.
-func e2eEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "C1M_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
-
-// freeAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
-// Another process may take it before the server binds it; startServe
-// retries for that case.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("cannot find a free port: %v", err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
-// syncBuf is an io.Writer safe for concurrent use that keeps the last
-// limit bytes written to it (the child's stderr).
-type syncBuf struct {
-	mu    sync.Mutex
-	b     []byte
-	limit int
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b = append(b.b, p...)
-	if len(b.b) > b.limit {
-		b.b = append(b.b[:0], b.b[len(b.b)-b.limit:]...)
-	}
-	return len(p), nil
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.b)
-}
-
-// serveProc is a running `c1m serve` child process.
-type serveProc struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	addr    string // WebSocket listener, host:port
-	metrics string // metrics listener, host:port
-	stderr  *syncBuf
-	done    chan struct{} // closed when the process has exited
-	http    *http.Client
+// serveArgs is the command line of `c1m serve` with metrics on maddr:
+// no token check and no publish API listener, then args.
+func serveArgs(maddr string, args ...string) []string {
+	return append([]string{"serve", "--auth=none", "--api-addr=-", "--metrics-addr", maddr}, args...)
 }
 
 // startServe starts `c1m serve` with args on free ports (--addr and
 // --metrics-addr are added), waits until /livez answers and kills the
 // process when the test ends. It retries with other ports if a port was
-// taken between freeAddr and the bind.
-func startServe(t testing.TB, args ...string) *serveProc {
+// taken between FreeAddr and the bind.
+func startServe(t testing.TB, args ...string) *c1mtest.Proc {
 	t.Helper()
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		addr, maddr := freeAddr(t), freeAddr(t)
-		p, err := tryServe(t, addr, maddr, append([]string{"--addr", addr}, args...), nil)
-		if err == nil {
-			return p
-		}
-		lastErr = err
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	t.Fatal(lastErr)
-	return nil
+	return c1mtest.Serve(t, func(addr, maddr string) []string {
+		return serveArgs(maddr, append([]string{"--addr", addr}, args...)...)
+	})
 }
 
 // startServeWith starts `c1m serve` with exactly args (plus --metrics-addr)
 // and env, expecting the WebSocket listener on addr.
-func startServeWith(t testing.TB, addr string, args, env []string) *serveProc {
+func startServeWith(t testing.TB, addr string, args, env []string) *c1mtest.Proc {
 	t.Helper()
-	p, err := tryServe(t, addr, freeAddr(t), args, env)
+	maddr := c1mtest.FreeAddr(t)
+	p, err := c1mtest.Start(t, addr, maddr, serveArgs(maddr, args...), env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func tryServe(t testing.TB, addr, maddr string, args, env []string) (*serveProc, error) {
-	bin := c1mBinary(t)
-	args = append([]string{"serve", "--auth=none", "--api-addr=-", "--metrics-addr", maddr}, args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = e2eEnv(env...)
-	p := &serveProc{
-		t: t, cmd: cmd, addr: addr, metrics: maddr,
-		stderr: &syncBuf{limit: 1 << 20},
-		done:   make(chan struct{}),
-		// No keep-alive: every scrape opens and closes its own connection,
-		// so the server holds no idle HTTP connection (fd, goroutine)
-		// between two measurements.
-		http: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
-	}
-	cmd.Stdout = p.stderr
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("cannot start c1m serve: %w", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("c1m %s output:\n%s", strings.Join(args, " "), p.stderr.String())
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if p.exited() {
-			return nil, fmt.Errorf("c1m serve exited with status %d before /livez answered:\n%s", cmd.ProcessState.ExitCode(), p.stderr.String())
-		}
-		if code, _, err := p.get("/livez"); err == nil && code == http.StatusOK {
-			return p, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("c1m serve: /livez did not answer 200 within 15s:\n%s", p.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (p *serveProc) pid() int { return p.cmd.Process.Pid }
-
-func (p *serveProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// signal sends sig to the server process.
-func (p *serveProc) signal(sig os.Signal) {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatalf("cannot send %v: %v", sig, err)
-	}
-}
-
-// waitExit waits up to d for the process to exit and returns its exit
-// status; it fails the test if the process is still running after d.
-func (p *serveProc) waitExit(d time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		p.t.Fatalf("c1m serve still running %v after it was asked to stop", d)
-	}
-	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if ok && ws.Signaled() {
-		p.t.Fatalf("c1m serve was killed by %v, want a clean exit", ws.Signal())
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// get fetches path from the metrics listener.
-func (p *serveProc) get(path string) (int, string, error) {
-	resp, err := p.http.Get("http://" + p.metrics + path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-// readyz returns /readyz's status code.
-func (p *serveProc) readyz() int {
-	p.t.Helper()
-	code, _, err := p.get("/readyz")
-	if err != nil {
-		p.t.Fatalf("cannot GET /readyz: %v", err)
-	}
-	return code
-}
-
-// scrape returns every series of /metrics as series → value, where a
-// series is the name with its labels as written (`c1m_x{reason="y"}`).
-func (p *serveProc) scrape() map[string]float64 {
-	p.t.Helper()
-	code, body, err := p.get("/metrics")
-	if err != nil || code != http.StatusOK {
-		p.t.Fatalf("cannot scrape /metrics: status %d, %v", code, err)
-	}
-	m := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			p.t.Fatalf("cannot parse metrics line %q: %v", line, err)
-		}
-		m[line[:i]] = v
-	}
-	return m
-}
-
-// metric returns the value of one series; it fails the test if the server
-// does not export it.
-func (p *serveProc) metric(series string) float64 {
-	p.t.Helper()
-	v, ok := p.scrape()[series]
-	if !ok {
-		p.t.Fatalf("/metrics has no series %s", series)
-	}
-	return v
-}
-
-// goroutines returns the server's go_goroutines.
-func (p *serveProc) goroutines() int { return int(p.metric("go_goroutines")) }
-
-// fdCount counts the server's open descriptors in /proc/PID/fd.
-func (p *serveProc) fdCount() int {
-	p.t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.pid()))
-	if err != nil {
-		p.t.Fatalf("cannot list the server's descriptors: %v", err)
-	}
-	return len(ents)
-}
-
-// eventually polls cond every 20 ms until it holds or d passes, then fails
-// the test with what(): a description of the last state seen.
-func eventually(t testing.TB, d time.Duration, cond func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not true after %v: %s", d, what())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // --- WebSocket client over a raw net.Conn ---

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestHold15000Connections holds 15,000 idle WebSocket connections on one
@@ -37,8 +39,8 @@ func TestHold15000Connections(t *testing.T) {
 	// test.
 	p := startServe(t, "--handler=echo", "--ping-interval=1m")
 
-	baseFDs := p.fdCount()
-	baseG := p.goroutines()
+	baseFDs := p.FDs()
+	baseG := p.Goroutines()
 	t.Logf("idle server: %d fds, %d goroutines", baseFDs, baseG)
 
 	conns := make([]*wsConn, n)
@@ -66,7 +68,7 @@ func TestHold15000Connections(t *testing.T) {
 				if i >= n || failed.Load() > 0 {
 					return
 				}
-				c, err := dialWS(p.addr, "/ws", 10*time.Second)
+				c, err := dialWS(p.Addr, "/ws", 10*time.Second)
 				if err != nil {
 					if failed.Add(1) == 1 {
 						errMu.Lock()
@@ -87,7 +89,7 @@ func TestHold15000Connections(t *testing.T) {
 
 	check := func(when string) {
 		t.Helper()
-		m := p.scrape()
+		m := p.Scrape()
 		if got := m["c1m_connections"]; got != n {
 			t.Fatalf("%s: c1m_connections = %v, want %d", when, got, n)
 		}
@@ -96,7 +98,7 @@ func TestHold15000Connections(t *testing.T) {
 			t.Fatalf("%s: server runs %d goroutines with %d connections, %d with none; want at most %d (no goroutine per connection)",
 				when, g, n, baseG, baseG+goroutineSlack)
 		}
-		t.Logf("%s: %d goroutines, %d fds", when, g, p.fdCount())
+		t.Logf("%s: %d goroutines, %d fds", when, g, p.FDs())
 	}
 	check("hold start")
 	holdEnd := time.Now().Add(hold)
@@ -119,16 +121,16 @@ func TestHold15000Connections(t *testing.T) {
 	}
 	var fds int
 	var open float64
-	eventually(t, 30*time.Second, func() bool {
-		fds, open = p.fdCount(), p.metric("c1m_connections")
+	c1mtest.Eventually(t, 30*time.Second, func() bool {
+		fds, open = p.FDs(), p.Metric("c1m_connections")
 		return fds <= baseFDs && open == 0
 	}, func() string {
 		return fmt.Sprintf("after the clients closed: %d fds (%d before the first connection), c1m_connections = %v", fds, baseFDs, open)
 	})
-	if got := p.metric("c1m_sockets"); got != 0 {
+	if got := p.Metric("c1m_sockets"); got != 0 {
 		t.Fatalf("c1m_sockets = %v after every client left, want 0", got)
 	}
-	if got := p.metric(`c1m_connections_closed_total{reason="peer_gone"}`); got != n {
+	if got := p.Metric(`c1m_connections_closed_total{reason="peer_gone"}`); got != n {
 		t.Fatalf(`c1m_connections_closed_total{reason="peer_gone"} = %v, want %d`, got, n)
 	}
 }

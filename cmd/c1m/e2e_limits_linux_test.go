@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestMaxConns503 checks --max-conns: the connection past the cap gets an
@@ -18,29 +20,29 @@ import (
 func TestMaxConns503(t *testing.T) {
 	const maxConns = 10
 	p := startServe(t, "--handler=echo", fmt.Sprintf("--max-conns=%d", maxConns))
-	if code := p.readyz(); code != http.StatusOK {
+	if code := p.Readyz(); code != http.StatusOK {
 		t.Fatalf("/readyz = %d with no connection, want 200", code)
 	}
 	conns := make([]*wsConn, maxConns)
 	for i := range conns {
-		c, err := dialWS(p.addr, "/ws", 10*time.Second)
+		c, err := dialWS(p.Addr, "/ws", 10*time.Second)
 		if err != nil {
 			t.Fatalf("connection %d of %d: %v", i+1, maxConns, err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
 		conns[i] = c
 	}
-	if code := p.readyz(); code != http.StatusServiceUnavailable {
+	if code := p.Readyz(); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz = %d with %d of %d connections, want 503", code, maxConns, maxConns)
 	}
 
 	// The 11th: HTTP 503 in answer to the upgrade request, no 101.
-	c, err := net.DialTimeout("tcp", p.addr, 10*time.Second)
+	c, err := net.DialTimeout("tcp", p.Addr, 10*time.Second)
 	if err != nil {
 		t.Fatalf("cannot connect the connection past the cap: %v", err)
 	}
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, upgradeRequest(p.addr, "/ws")); err != nil {
+	if _, err := io.WriteString(c, upgradeRequest(p.Addr, "/ws")); err != nil {
 		t.Fatalf("cannot send the upgrade request: %v", err)
 	}
 	head, _, err := readHead(c)
@@ -51,10 +53,10 @@ func TestMaxConns503(t *testing.T) {
 		t.Fatalf("connection past the cap: got %q, want HTTP/1.1 503", head)
 	}
 	_ = c.Close()
-	if got := p.metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != 1 {
+	if got := p.Metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != 1 {
 		t.Fatalf(`c1m_handshake_failures_total{reason="at_capacity"} = %v, want 1`, got)
 	}
-	if got := p.metric("c1m_connections"); got != maxConns {
+	if got := p.Metric("c1m_connections"); got != maxConns {
 		t.Fatalf("c1m_connections = %v, want %d", got, maxConns)
 	}
 
@@ -62,16 +64,16 @@ func TestMaxConns503(t *testing.T) {
 	// again and the next connection upgrades.
 	_ = conns[0].Close()
 	var sockets float64
-	eventually(t, 10*time.Second, func() bool {
-		sockets = p.metric("c1m_sockets")
+	c1mtest.Eventually(t, 10*time.Second, func() bool {
+		sockets = p.Metric("c1m_sockets")
 		return sockets == maxConns-1
 	}, func() string {
 		return fmt.Sprintf("c1m_sockets = %v after two clients left, want %d", sockets, maxConns-1)
 	})
-	if code := p.readyz(); code != http.StatusOK {
+	if code := p.Readyz(); code != http.StatusOK {
 		t.Fatalf("/readyz = %d with %d of %d sockets, want 200", code, maxConns-1, maxConns)
 	}
-	c2, err := dialWS(p.addr, "/ws", 10*time.Second)
+	c2, err := dialWS(p.Addr, "/ws", 10*time.Second)
 	if err != nil {
 		t.Fatalf("connection after a place was freed: %v", err)
 	}
@@ -79,7 +81,7 @@ func TestMaxConns503(t *testing.T) {
 	if err := c2.echo("back in", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != 1 {
+	if got := p.Metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != 1 {
 		t.Fatalf(`c1m_handshake_failures_total{reason="at_capacity"} = %v after the freed place was taken, want still 1`, got)
 	}
 }
@@ -90,12 +92,12 @@ func TestMaxConns503(t *testing.T) {
 func TestSlowloris(t *testing.T) {
 	p := startServe(t, "--handler=echo", "--handshake-timeout=1s")
 
-	slow, err := net.DialTimeout("tcp", p.addr, 10*time.Second)
+	slow, err := net.DialTimeout("tcp", p.Addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = slow.Close() })
-	head := upgradeRequest(p.addr, "/ws")
+	head := upgradeRequest(p.Addr, "/ws")
 	// At 5 bytes a second the head would take about 30 s, far past the
 	// deadline; the writer stops at the first error or when told to.
 	stop := make(chan struct{})
@@ -120,7 +122,7 @@ func TestSlowloris(t *testing.T) {
 
 	// Meanwhile another client upgrades and is served.
 	time.Sleep(300 * time.Millisecond)
-	good, err := dialWS(p.addr, "/ws", 10*time.Second)
+	good, err := dialWS(p.Addr, "/ws", 10*time.Second)
 	if err != nil {
 		t.Fatalf("a normal client during the slowloris: %v", err)
 	}
@@ -145,10 +147,10 @@ func TestSlowloris(t *testing.T) {
 		t.Fatalf("slowloris client sent its whole head (%d bytes) before it was cut off", sent)
 	}
 	t.Logf("slowloris cut off after %d of %d bytes: %q (read error %v)", sent, len(head), firstLine(string(resp)), err)
-	if got := p.metric(`c1m_handshake_failures_total{reason="timeout"}`); got != 1 {
+	if got := p.Metric(`c1m_handshake_failures_total{reason="timeout"}`); got != 1 {
 		t.Fatalf(`c1m_handshake_failures_total{reason="timeout"} = %v, want 1`, got)
 	}
-	if got := p.metric("c1m_connections"); got != 1 {
+	if got := p.Metric("c1m_connections"); got != 1 {
 		t.Fatalf("c1m_connections = %v, want 1 (the normal client)", got)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"c1m/server"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestGracefulShutdown checks the SIGTERM drain as an operator and a client
@@ -41,7 +43,7 @@ func testDrain(t *testing.T) {
 	results := make([]result, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
-		c, err := dialWS(p.addr, "/ws", 10*time.Second)
+		c, err := dialWS(p.Addr, "/ws", 10*time.Second)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -58,17 +60,17 @@ func testDrain(t *testing.T) {
 			_ = c.Close()
 		}()
 	}
-	if got := p.metric("c1m_connections"); got != n {
+	if got := p.Metric("c1m_connections"); got != n {
 		t.Fatalf("c1m_connections = %v, want %d", got, n)
 	}
-	if code := p.readyz(); code != http.StatusOK {
+	if code := p.Readyz(); code != http.StatusOK {
 		t.Fatalf("/readyz = %d before SIGTERM, want 200", code)
 	}
 
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	// The signal is handled asynchronously; the drain lasts about n/rate
 	// seconds, far longer than this poll.
-	eventually(t, 5*time.Second, func() bool { return p.readyz() == http.StatusServiceUnavailable },
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return p.Readyz() == http.StatusServiceUnavailable },
 		func() string { return "/readyz still 200 after SIGTERM" })
 
 	// A connection attempted during the drain must not be upgraded, and it
@@ -78,8 +80,8 @@ func testDrain(t *testing.T) {
 	// The check is an ordering, not a timing: the refusal must come before
 	// the last drained client's close frame.
 	var refusedAt time.Time
-	if c, err := net.DialTimeout("tcp", p.addr, 5*time.Second); err == nil {
-		wc, err := upgrade(c, p.addr, "/ws", 30*time.Second)
+	if c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second); err == nil {
+		wc, err := upgrade(c, p.Addr, "/ws", 30*time.Second)
 		refusedAt = time.Now()
 		if err == nil {
 			_ = wc.Close()
@@ -92,7 +94,7 @@ func testDrain(t *testing.T) {
 		t.Logf("new connection during the drain: %v", err)
 	}
 
-	if code := p.waitExit(40 * time.Second); code != 0 {
+	if code := p.Wait(40 * time.Second); code != 0 {
 		t.Fatalf("c1m serve exited with status %d after SIGTERM, want 0", code)
 	}
 	wg.Wait()
@@ -130,19 +132,19 @@ func testDrainTimeout(t *testing.T) {
 	const n = 50
 	p := startServe(t, "--handler=echo", "--drain-rate=5", "--drain-timeout=1s", "--close-linger=20s")
 	for i := 0; i < n; i++ {
-		c, err := dialWS(p.addr, "/ws", 10*time.Second)
+		c, err := dialWS(p.Addr, "/ws", 10*time.Second)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 		t.Cleanup(func() { _ = c.Close() })
 	}
-	if got := p.metric("c1m_connections"); got != n {
+	if got := p.Metric("c1m_connections"); got != n {
 		t.Fatalf("c1m_connections = %v, want %d", got, n)
 	}
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	// drain-timeout plus a margin for the process to stop; a drain that
 	// waited for these clients would need n/5 = 10 s or the 20 s linger.
-	if code := p.waitExit(1*time.Second + 6*time.Second); code != 0 {
+	if code := p.Wait(1*time.Second + 6*time.Second); code != 0 {
 		t.Fatalf("c1m serve exited with status %d after SIGTERM, want 0", code)
 	}
 }

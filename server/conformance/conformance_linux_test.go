@@ -52,8 +52,8 @@ func TestConformance(t *testing.T) {
 			skipped = append(skipped, c)
 			continue
 		}
-		rows = append(rows, c.run(srv.addr))
-		srv.alive()
+		rows = append(rows, c.run(srv.Addr))
+		srv.Alive()
 	}
 	total := time.Since(start)
 

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestHugeDeclaredLengths: frames announcing 2^63 bytes are closed 1009
@@ -18,10 +20,10 @@ func TestHugeDeclaredLengths(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--max-message", fmt.Sprint(maxMessage))
 	base := srv.usage()
-	rss0 := srv.rss()
+	rss0 := srv.RSS()
 
 	for i := 0; i < 100; i++ {
-		c, rest := dialUpgraded(t, srv.addr, 0)
+		c, rest := dialUpgraded(t, srv.Addr, 0)
 		if _, err := c.Write(declaredFrame(1 << 63)); err != nil {
 			t.Fatal(err)
 		}
@@ -39,20 +41,20 @@ func TestHugeDeclaredLengths(t *testing.T) {
 		}
 	}()
 	for i := 0; i < held; i++ {
-		c, _ := dialUpgraded(t, srv.addr, 0)
+		c, _ := dialUpgraded(t, srv.Addr, 0)
 		cs = append(cs, c)
 		f := fr(opBinary, binaryPattern(maxMessage))
 		if _, err := c.Write(f.wire()[:f.headerLen()+1]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, func() bool {
-		return srv.metric("c1m_bytes_received_total") > 0 && srv.metric("c1m_connections") == held
+	c1mtest.Eventually(t, 10*time.Second, func() bool {
+		return srv.Metric("c1m_bytes_received_total") > 0 && srv.Metric("c1m_connections") == held
 	},
-		func() string { return fmt.Sprintf("c1m_connections %v, want %d", srv.metric("c1m_connections"), held) })
+		func() string { return fmt.Sprintf("c1m_connections %v, want %d", srv.Metric("c1m_connections"), held) })
 	// Let the server read every header (1 byte each behind it).
-	echoOK(t, srv.addr)
-	rss1 := srv.rss()
+	echoOK(t, srv.Addr)
+	rss1 := srv.RSS()
 	t.Logf("RSS %s before, %s with %d connections each announcing %s", mib(rss0), mib(rss1), held, size(maxMessage))
 	// Preallocating what was announced would be 1,000 MiB. One small
 	// pooled buffer (4 KiB) per connection plus bookkeeping is a few MiB.
@@ -63,7 +65,7 @@ func TestHugeDeclaredLengths(t *testing.T) {
 		c.Close()
 	}
 	cs = cs[:0]
-	srv.alive()
+	srv.Alive()
 	srv.checkNoLeaks(base)
 }
 
@@ -75,14 +77,14 @@ func TestFragmentsPastMax(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--max-message", fmt.Sprint(maxMessage))
 	base := srv.usage()
-	rss0 := srv.rss()
+	rss0 := srv.RSS()
 	// 8 × 1 MiB: enough to see a message held twice, small enough that
 	// the pooled buffers left behind fit the leak check's heap slack.
 	const conns = 8
 	cs := make([]net.Conn, conns)
 	rests := make([][]byte, conns)
 	for i := range cs {
-		cs[i], rests[i] = dialUpgraded(t, srv.addr, 0)
+		cs[i], rests[i] = dialUpgraded(t, srv.Addr, 0)
 		defer cs[i].Close()
 		for _, f := range fragments(opBinary, binaryPattern(maxMessage-1), 64<<10) {
 			f.fin = false
@@ -91,8 +93,8 @@ func TestFragmentsPastMax(t *testing.T) {
 			}
 		}
 	}
-	echoOK(t, srv.addr)
-	rssPeak := srv.rss()
+	echoOK(t, srv.Addr)
+	rssPeak := srv.RSS()
 	for i, c := range cs {
 		if _, err := c.Write(frag(true, opCont, []byte{1, 2}).wire()); err != nil {
 			t.Fatal(err)
@@ -117,8 +119,8 @@ func TestPingFlood(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	base := srv.usage()
-	rss0 := srv.rss()
-	c, rest := dialUpgraded(t, srv.addr, 4<<10)
+	rss0 := srv.RSS()
+	c, rest := dialUpgraded(t, srv.Addr, 4<<10)
 	defer c.Close()
 	frame := ping(string(binaryPattern(125))).wire()
 	batch := make([]byte, 0, 1000*len(frame))
@@ -136,10 +138,10 @@ func TestPingFlood(t *testing.T) {
 			break
 		}
 		if sent%10_000 == 0 {
-			rssMax = max(rssMax, srv.rss())
+			rssMax = max(rssMax, srv.RSS())
 		}
 	}
-	rssMax = max(rssMax, srv.rss())
+	rssMax = max(rssMax, srv.RSS())
 	code, counts, err := readUntilClose(c, rest, 30*time.Second)
 	t.Logf("sent %d pings; got %d pongs, then close %d (%v); RSS %s before, at most %s during", sent, counts[opPong], code, err, mib(rss0), mib(rssMax))
 	// 100,000 pongs of 127 bytes are 12 MB: far past what a 4 KiB
@@ -153,11 +155,11 @@ func TestPingFlood(t *testing.T) {
 	if limit := rss0 + 8<<20; rssMax > limit {
 		t.Fatalf("RSS rose from %s to %s during the flood (limit %s): the pong queue is not bounded", mib(rss0), mib(rssMax), mib(limit))
 	}
-	if got := srv.metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
+	if got := srv.Metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
 		t.Fatalf("slow_consumer closes %v, want 1", got)
 	}
 	c.Close()
-	echoOK(t, srv.addr)
+	echoOK(t, srv.Addr)
 	srv.checkNoLeaks(base)
 }
 
@@ -168,8 +170,8 @@ func TestNeverReads(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	base := srv.usage()
-	rss0 := srv.rss()
-	c, rest := dialUpgraded(t, srv.addr, 4<<10)
+	rss0 := srv.RSS()
+	c, rest := dialUpgraded(t, srv.Addr, 4<<10)
 	defer c.Close()
 	msg := binary_(binaryPattern(64 << 10)).wire()
 	var rssMax int64
@@ -181,10 +183,10 @@ func TestNeverReads(t *testing.T) {
 			break
 		}
 		if sent%50 == 0 {
-			rssMax = max(rssMax, srv.rss())
+			rssMax = max(rssMax, srv.RSS())
 		}
 	}
-	rssMax = max(rssMax, srv.rss())
+	rssMax = max(rssMax, srv.RSS())
 	code, counts, err := readUntilClose(c, rest, 30*time.Second)
 	t.Logf("sent %d messages of 64 KiB; got %d echoes, then close %d (%v); RSS %s before, at most %s during", sent, counts[opBinary], code, err, mib(rss0), mib(rssMax))
 	if code != 1013 {
@@ -193,11 +195,11 @@ func TestNeverReads(t *testing.T) {
 	if limit := rss0 + 16<<20; rssMax > limit {
 		t.Fatalf("RSS rose from %s to %s (limit %s): the out queue is not bounded", mib(rss0), mib(rssMax), mib(limit))
 	}
-	if got := srv.metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
+	if got := srv.Metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
 		t.Fatalf("slow_consumer closes %v, want 1", got)
 	}
 	c.Close()
-	echoOK(t, srv.addr)
+	echoOK(t, srv.Addr)
 	srv.checkNoLeaks(base)
 }
 
@@ -218,23 +220,23 @@ func TestHalfClosed(t *testing.T) {
 	}()
 	for i := 0; i < 50; i++ {
 		// In the handshake: half a request.
-		c := dialTCP(t, srv.addr, 0)
-		_, _ = c.Write([]byte(upgradeRequest(srv.addr))[:20])
+		c := dialTCP(t, srv.Addr, 0)
+		_, _ = c.Write([]byte(upgradeRequest(srv.Addr))[:20])
 		cs = append(cs, c)
 		// Idle after the upgrade.
-		c, _ = dialUpgraded(t, srv.addr, 0)
+		c, _ = dialUpgraded(t, srv.Addr, 0)
 		cs = append(cs, c)
 		// In the middle of a frame.
-		c, _ = dialUpgraded(t, srv.addr, 0)
+		c, _ = dialUpgraded(t, srv.Addr, 0)
 		_, _ = c.Write(text("half a frame").wire()[:9])
 		cs = append(cs, c)
 		// In the middle of a fragmented message.
-		c, _ = dialUpgraded(t, srv.addr, 0)
+		c, _ = dialUpgraded(t, srv.Addr, 0)
 		_, _ = c.Write(frag(false, opText, []byte("first fragment")).wire())
 		cs = append(cs, c)
 	}
-	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_sockets") == float64(len(cs)) },
-		func() string { return fmt.Sprintf("c1m_sockets %v, want %d", srv.metric("c1m_sockets"), len(cs)) })
+	c1mtest.Eventually(t, 10*time.Second, func() bool { return srv.Metric("c1m_sockets") == float64(len(cs)) },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want %d", srv.Metric("c1m_sockets"), len(cs)) })
 	for _, c := range cs {
 		if err := c.CloseWrite(); err != nil {
 			t.Fatal(err)
@@ -247,9 +249,9 @@ func TestHalfClosed(t *testing.T) {
 			t.Fatalf("half-closed conn %d: %v, want EOF", i, err)
 		}
 	}
-	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_sockets") == 0 },
-		func() string { return fmt.Sprintf("c1m_sockets %v, want 0", srv.metric("c1m_sockets")) })
-	if got := srv.metric(`c1m_connections_closed_total{reason="peer_gone"}`); got != 150 {
+	c1mtest.Eventually(t, 10*time.Second, func() bool { return srv.Metric("c1m_sockets") == 0 },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want 0", srv.Metric("c1m_sockets")) })
+	if got := srv.Metric(`c1m_connections_closed_total{reason="peer_gone"}`); got != 150 {
 		t.Fatalf("peer_gone closes %v, want 150", got)
 	}
 	srv.checkNoLeaks(base)
@@ -271,18 +273,18 @@ func TestMaxConnsFlood(t *testing.T) {
 		}
 	}()
 	for i := 0; i < maxConns; i++ {
-		c, _ := dialUpgraded(t, srv.addr, 0)
+		c, _ := dialUpgraded(t, srv.Addr, 0)
 		held = append(held, c)
 	}
-	if code, _, err := srv.get("/readyz"); err != nil || code != 503 {
+	if code, _, err := srv.Get("/readyz"); err != nil || code != 503 {
 		t.Fatalf("/readyz at capacity: %d, %v; want 503", code, err)
 	}
 	const flood = 1000
 	extra := make([]net.Conn, 0, flood)
 	for i := 0; i < flood; i++ {
-		c := dialTCP(t, srv.addr, 0)
+		c := dialTCP(t, srv.Addr, 0)
 		extra = append(extra, c)
-		_, _ = c.Write([]byte(upgradeRequest(srv.addr)))
+		_, _ = c.Write([]byte(upgradeRequest(srv.Addr)))
 	}
 	for i, c := range extra {
 		a, err := readAnswer(c, 10*time.Second)
@@ -291,19 +293,19 @@ func TestMaxConnsFlood(t *testing.T) {
 			t.Fatalf("flood conn %d: status %d, closed %v, %v; want 503 and closed", i, a.status, a.closed, err)
 		}
 	}
-	srv.alive()
-	if got := srv.metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != flood {
+	srv.Alive()
+	if got := srv.Metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != flood {
 		t.Fatalf("at_capacity failures %v, want %d", got, flood)
 	}
 	for _, c := range held {
 		c.Close()
 	}
 	held = held[:0]
-	waitFor(t, 10*time.Second, func() bool { return srv.metric("c1m_sockets") == 0 },
-		func() string { return fmt.Sprintf("c1m_sockets %v, want 0", srv.metric("c1m_sockets")) })
-	if code, _, err := srv.get("/readyz"); err != nil || code != 200 {
+	c1mtest.Eventually(t, 10*time.Second, func() bool { return srv.Metric("c1m_sockets") == 0 },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want 0", srv.Metric("c1m_sockets")) })
+	if code, _, err := srv.Get("/readyz"); err != nil || code != 200 {
 		t.Fatalf("/readyz after: %d, %v; want 200", code, err)
 	}
-	echoOK(t, srv.addr)
+	echoOK(t, srv.Addr)
 	srv.checkNoLeaks(base)
 }

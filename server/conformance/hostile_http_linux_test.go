@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // TestHandshakeAnswers sends bad upgrade requests and checks the HTTP
@@ -20,7 +22,7 @@ func TestHandshakeAnswers(t *testing.T) {
 	base := srv.usage()
 	req := func(method, path string, headers ...string) string {
 		h := map[string]string{
-			"Host": srv.addr, "Upgrade": "websocket", "Connection": "Upgrade",
+			"Host": srv.Addr, "Upgrade": "websocket", "Connection": "Upgrade",
 			"Sec-WebSocket-Key": wsKey, "Sec-WebSocket-Version": "13",
 		}
 		order := []string{"Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"}
@@ -43,7 +45,7 @@ func TestHandshakeAnswers(t *testing.T) {
 	}
 	f := func(name, request string, chop, wantStatus int, wantHeader string) {
 		t.Helper()
-		c := dialTCP(t, srv.addr, 0)
+		c := dialTCP(t, srv.Addr, 0)
 		defer c.Close()
 		cl := &client{conn: c}
 		if err := cl.write([]byte(request), chop); err != nil {
@@ -108,7 +110,7 @@ func TestHandshakeAnswers(t *testing.T) {
 	// The same valid request, whole and byte by byte, still upgrades.
 	f("valid", req("GET", "/ws"), 0, 101, "Sec-WebSocket-Accept: "+wsAccept)
 	f("valid byte by byte", req("GET", "/ws"), 1, 101, "Sec-WebSocket-Accept: "+wsAccept)
-	echoOK(t, srv.addr)
+	echoOK(t, srv.Addr)
 	srv.checkNoLeaks(base)
 }
 
@@ -121,7 +123,7 @@ func TestSlowloris(t *testing.T) {
 	srv := startServer(t, "--handshake-timeout", timeout.String())
 	base := srv.usage()
 	const conns = 50
-	request := []byte(upgradeRequest(srv.addr)) // over 100 bytes: 100 s at 1 B/s
+	request := []byte(upgradeRequest(srv.Addr)) // over 100 bytes: 100 s at 1 B/s
 	type answer struct {
 		i   int
 		a   httpAnswer
@@ -131,7 +133,7 @@ func TestSlowloris(t *testing.T) {
 	answered := make([]atomic.Bool, conns)
 	cs := make([]net.Conn, conns)
 	for i := range cs {
-		cs[i] = dialTCP(t, srv.addr, 0)
+		cs[i] = dialTCP(t, srv.Addr, 0)
 		defer cs[i].Close()
 		go func(i int) {
 			a, err := readAnswer(cs[i], 30*time.Second)
@@ -154,7 +156,7 @@ func TestSlowloris(t *testing.T) {
 		if n == 0 {
 			break
 		}
-		echoOK(t, srv.addr)
+		echoOK(t, srv.Addr)
 		time.Sleep(time.Second)
 	}
 	for range conns {
@@ -169,7 +171,7 @@ func TestSlowloris(t *testing.T) {
 	if sent >= len(request) {
 		t.Fatalf("the whole request (%d bytes) went out before the 408", len(request))
 	}
-	if got := srv.metric(`c1m_handshake_failures_total{reason="timeout"}`); got != conns {
+	if got := srv.Metric(`c1m_handshake_failures_total{reason="timeout"}`); got != conns {
 		t.Fatalf("c1m_handshake_failures_total{reason=\"timeout\"} = %v, want %d", got, conns)
 	}
 	t.Logf("%d slowloris connections answered 408 after %d bytes each", conns, sent)
@@ -190,17 +192,17 @@ func TestIdleSocketsDoNotBlock(t *testing.T) {
 		}
 	}()
 	for i := 0; i < idle; i++ {
-		cs = append(cs, dialTCP(t, srv.addr, 0))
+		cs = append(cs, dialTCP(t, srv.Addr, 0))
 	}
-	waitFor(t, 20*time.Second, func() bool { return srv.metric("c1m_sockets") >= idle },
-		func() string { return fmt.Sprintf("c1m_sockets %v, want %d", srv.metric("c1m_sockets"), idle) })
+	c1mtest.Eventually(t, 20*time.Second, func() bool { return srv.Metric("c1m_sockets") >= idle },
+		func() string { return fmt.Sprintf("c1m_sockets %v, want %d", srv.Metric("c1m_sockets"), idle) })
 	for i := 0; i < 50; i++ {
-		echoOK(t, srv.addr)
+		echoOK(t, srv.Addr)
 	}
-	if got := srv.metric(`c1m_handshake_failures_total{reason="timeout"}`); got != 0 {
+	if got := srv.Metric(`c1m_handshake_failures_total{reason="timeout"}`); got != 0 {
 		t.Fatalf("%v idle sockets timed out already", got)
 	}
-	if got := srv.metric("c1m_connections_opened_total"); got != 50 {
+	if got := srv.Metric("c1m_connections_opened_total"); got != 50 {
 		t.Fatalf("c1m_connections_opened_total %v, want 50", got)
 	}
 	for _, c := range cs {

@@ -89,7 +89,7 @@ func TestJudge(t *testing.T) {
 	f := func(c *wsCase, wantResult, wantNote string) {
 		t.Helper()
 		c.id, c.desc = "judge", "judge"
-		r := c.run(srv.addr)
+		r := c.run(srv.Addr)
 		if r.result != wantResult || !strings.Contains(r.note, wantNote) {
 			t.Fatalf("result %s (%s), want %s with a note containing %q", r.result, r.note, wantResult, wantNote)
 		}

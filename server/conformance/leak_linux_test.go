@@ -5,6 +5,8 @@ package conformance
 import (
 	"fmt"
 	"time"
+
+	"c1m/cmd/c1m/c1mtest"
 )
 
 // usage is what the server holds: descriptors (/proc/PID/fd), goroutines
@@ -20,8 +22,8 @@ func (u usage) String() string {
 
 func (s *server) usage() usage {
 	s.t.Helper()
-	m := s.scrape()
-	return usage{fds: s.fds(), goroutines: int(m["go_goroutines"]), heap: m["go_memstats_heap_inuse_bytes"]}
+	m := s.Scrape()
+	return usage{fds: s.FDs(), goroutines: int(m["go_goroutines"]), heap: m["go_memstats_heap_inuse_bytes"]}
 }
 
 // Leak tolerances.
@@ -54,8 +56,8 @@ func (s *server) checkNoLeaks(base usage) {
 	s.t.Helper()
 	var now usage
 	var sockets float64
-	waitFor(s.t, leakWait, func() bool {
-		sockets = s.metric("c1m_sockets")
+	c1mtest.Eventually(s.t, leakWait, func() bool {
+		sockets = s.Metric("c1m_sockets")
 		now = s.usage()
 		return sockets == 0 && now.fds <= base.fds && now.goroutines <= base.goroutines &&
 			now.heap <= heapFactor*base.heap+heapSlack

@@ -1,0 +1,104 @@
+//go:build linux
+
+// Package c1mtest is test support shared by the tests that run the real
+// c1m binary as a child process: the end-to-end tests of cmd/c1m and the
+// RFC 6455 suite of server/conformance. It builds the binary once per test
+// process, starts `c1m serve` on free loopback ports, and reads the
+// child's /metrics and /proc entries.
+//
+// Only tests import it; nothing in it is part of c1m itself.
+package c1mtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string // temporary directory holding the binary; Cleanup removes it
+	binPath string
+	binErr  error
+)
+
+// Binary builds c1m once per test process (go build -o <tmp>/c1m
+// c1m/cmd/c1m) and returns its path; it fails tb if the build fails. It is
+// safe for concurrent use. The binary belongs to the package: callers must
+// not remove it, and the test binary's TestMain must call Cleanup.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "c1mtest-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "c1m")
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			binErr = fmt.Errorf("cannot find the go tool: %w", err)
+			return
+		}
+		out, err := exec.Command(goTool, "build", "-o", binPath, "c1m/cmd/c1m").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("cannot build c1m: %w\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		tb.Fatal(binErr)
+	}
+	return binPath
+}
+
+// Cleanup removes the binary Binary built, if any. Call it from TestMain
+// after m.Run returns, when no test can still be using the binary.
+func Cleanup() {
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+}
+
+// Env is the test process environment without any C1M_* variable, plus
+// extra, so that a developer's shell cannot change what a test runs.
+func Env(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "C1M_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// FreeAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
+// Another process may take it before the server binds it; Serve retries
+// for that case.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("cannot find a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Eventually polls cond every 20 ms until it holds or d passes, then fails
+// tb with what(): a description of the last state seen. cond and what run
+// on the calling goroutine.
+func Eventually(tb testing.TB, d time.Duration, cond func() bool, what func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("still not true after %v: %s", d, what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
