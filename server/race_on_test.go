@@ -1,0 +1,8 @@
+//go:build race
+
+package server
+
+// raceEnabled: the race detector changes what allocates (and drops
+// sync.Pool items on purpose), so allocation counts are not meaningful
+// under -race; `make test` runs them without it.
+const raceEnabled = true
