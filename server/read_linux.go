@@ -22,33 +22,27 @@ var errStop = errors.New("server: stop feeding")
 func (l *loop) readHandshake(fd int32, sl *slot) {
 	s := l.s
 	max := s.cfg.MaxHeaderBytes
-	var data []byte
-	if sl.hs == nil {
-		n, err := readFD(int(fd), l.buf)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n == 0 {
-			s.m.hsFailures[hsClosed].Inc()
-			l.finalClose(fd, sl)
-			return
-		}
-		data = l.buf[:n]
-	} else {
-		b := sl.hs.b
-		n, err := readFD(int(fd), b[len(b):cap(b)])
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n == 0 {
-			s.m.hsFailures[hsClosed].Inc()
-			l.finalClose(fd, sl)
-			return
-		}
-		sl.hs.b = b[:len(b)+n]
+	// A head in progress continues in its hsBuf; a new one lands in the
+	// loop buffer.
+	into := l.buf
+	if sl.hs != nil {
+		into = sl.hs.b[len(sl.hs.b):cap(sl.hs.b)]
+	}
+	n, err := readFD(int(fd), into)
+	if err == unix.EAGAIN {
+		return
+	}
+	if err != nil || n == 0 {
+		s.m.hsFailures[hsClosed].Inc()
+		l.finalClose(fd, sl)
+		return
+	}
+	s.m.bytesIn.Add(n)
+	data := l.buf[:n]
+	if sl.hs != nil {
+		sl.hs.b = sl.hs.b[:len(sl.hs.b)+n]
 		data = sl.hs.b
 	}
-	s.m.bytesIn.Add(len(data))
 	end := wsproto.RequestEnd(data)
 	if end < 0 || end > max {
 		if end > max || len(data) >= max {
