@@ -28,6 +28,9 @@ type Dump struct {
 	Probe *hdrhistogram.Snapshot `json:"probe"`
 	Open  int                    `json:"open"`
 	Slow  int                    `json:"slow"`
+	// Reconnected counts connections reopened by churn since the reset,
+	// left out of Complete, Short and Extra.
+	Reconnected int `json:"reconnected"`
 	// Complete counts open, reading connections that received exactly
 	// Expect broadcasts since the last reset; Short those with fewer,
 	// Extra those with more (a duplicate).

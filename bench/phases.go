@@ -60,6 +60,9 @@ type PhaseResult struct {
 	Latency    Percentiles `json:"latency"`
 	Probe      Percentiles `json:"probe_rtt"`
 	Deliveries int64       `json:"deliveries"`
+	// DeliveriesPerSecond is the amplified write rate: for the rooms
+	// scenario, publishes per second × room size.
+	DeliveriesPerSecond float64 `json:"deliveries_per_second"`
 	// CPUSecondsPerDelivery is the servers' CPU time over deliveries.
 	CPUMicrosPerDelivery float64      `json:"server_cpu_us_per_delivery"`
 	RSSBefore            int64        `json:"server_rss_before_bytes"`
@@ -126,7 +129,7 @@ func (p *phaseRun) waitComplete(expect int, timeout time.Duration) {
 		complete, open := 0, 0
 		for _, d := range ds {
 			complete += d.Complete
-			open += d.Open - d.Slow
+			open += d.Open - d.Slow - d.Reconnected
 		}
 		if complete == open {
 			return
@@ -148,7 +151,7 @@ func (p *phaseRun) end(expect int) (PhaseResult, error) {
 	res.Closes = map[int]int{}
 	var lat, probe []*hdrhistogram.Snapshot
 	for _, d := range ds {
-		res.Receivers += d.Open - d.Slow
+		res.Receivers += d.Open - d.Slow - d.Reconnected
 		res.Complete += d.Complete
 		res.Short += d.Short
 		res.Extra += d.Extra
@@ -168,6 +171,9 @@ func (p *phaseRun) end(expect int) (PhaseResult, error) {
 	res.CDF = cdf(lh)
 	res.Probe = percentiles(MergeSnapshots(probe))
 	res.Deliveries = lh.TotalCount()
+	if res.Seconds > 0 {
+		res.DeliveriesPerSecond = float64(res.Deliveries) / res.Seconds
+	}
 	if res.Deliveries > 0 && len(p.r.servers) > 0 {
 		res.CPUMicrosPerDelivery = (sumCPU(p.r.servers) - p.cpu0) * 1e6 / float64(res.Deliveries)
 	}

@@ -182,12 +182,12 @@ func (r *Report) markdown() string {
 	row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
 	if len(r.Phases) > 0 {
-		fmt.Fprintf(&b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries (per second) | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, p := range r.Phases {
-			fmt.Fprintf(&b, "| %s | %d | %d / %d (%.3f%%)%s | %.1f / %.1f / %.1f / %.1f / %.1f | %.1f | %d | %.2f µs | %.0f → %.0f MiB | %v |\n",
+			fmt.Fprintf(&b, "| %s | %d | %d / %d (%.3f%%)%s | %.1f / %.1f / %.1f / %.1f / %.1f | %.1f | %d (%.0f/s) | %.2f µs | %.0f → %.0f MiB | %v |\n",
 				p.Name, p.Messages, p.Complete, p.Receivers, 100*p.Completeness, phaseExtra(p),
 				p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.P999, p.Latency.Max, p.Probe.P99,
-				p.Deliveries, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), p.Closes)
+				p.Deliveries, p.DeliveriesPerSecond, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), p.Closes)
 		}
 	}
 	if len(r.Preflight) > 0 {

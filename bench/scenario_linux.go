@@ -78,6 +78,10 @@ func (w *Worker) dump(expect int, reset bool) Dump {
 		switch {
 		case c.flags&ccSlow != 0:
 			d.Slow++
+		case c.flags&ccReconnected != 0:
+			// Opened by churn during the phase: it cannot have had the
+			// messages sent before, so it is not judged.
+			d.Reconnected++
 		case int(c.bcast) == expect:
 			d.Complete++
 		case int(c.bcast) < expect:
@@ -87,6 +91,7 @@ func (w *Worker) dump(expect int, reset bool) Dump {
 		}
 		if reset {
 			c.bcast = 0
+			c.flags &^= ccReconnected
 		}
 	}
 	if reset {

@@ -42,8 +42,9 @@ type cconn struct {
 }
 
 const (
-	ccProbe uint8 = 1 << iota // measures ping → pong round trips
-	ccSlow                    // stopped reading (the slow scenario)
+	ccProbe       uint8 = 1 << iota // measures ping → pong round trips
+	ccSlow                          // stopped reading (the slow scenario)
+	ccReconnected                   // reopened by churn since the last reset
 )
 
 // retry is a connection index waiting for its next attempt.
@@ -237,6 +238,9 @@ func (w *Worker) startConnRound(idx int, attempts, round uint8) bool {
 					started: uint32(time.Since(w.start) / time.Millisecond)}
 				if idx < w.cfg.Probes {
 					w.table[fd].flags = ccProbe
+				}
+				if round > 0 {
+					w.table[fd].flags |= ccReconnected
 				}
 				if err = w.p.Add(fd, poller.EventWrite); err == nil {
 					return true
