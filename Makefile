@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin/c1m
 PKGS      := ./...
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME  ?= 15s
 # Fuzz targets (package:Target): `make test` runs each for $(FUZZTIME), `make
