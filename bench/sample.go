@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -53,8 +55,37 @@ func sumCPU(servers []*serverProc) float64 {
 	return t
 }
 
+// ParseMetrics reads Prometheus text: every sample line becomes series →
+// value, the series being the name with its labels as written
+// (`c1m_x{reason="y"}`). Comments and blank lines are skipped. On a line
+// it cannot read it returns what it has so far and an error naming it.
+func ParseMetrics(r io.Reader) (map[string]float64, error) {
+	m := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return m, fmt.Errorf("cannot parse metrics line %q: no value", line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return m, fmt.Errorf("cannot parse metrics line %q: %w", line, err)
+		}
+		m[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("cannot read metrics: %w", err)
+	}
+	return m, nil
+}
+
 // scrapeMetrics sums the c1m_* series of every server's /metrics (other
-// series are per process and left out). Labels stay in the key.
+// series are per process and left out, and so are histogram buckets).
+// Labels stay in the key.
 func scrapeMetrics(servers []*serverProc) map[string]float64 {
 	out := map[string]float64{}
 	client := http.Client{Timeout: 5 * time.Second}
@@ -63,23 +94,13 @@ func scrapeMetrics(servers []*serverProc) map[string]float64 {
 		if err != nil {
 			continue
 		}
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			l := sc.Text()
-			if !strings.HasPrefix(l, "c1m_") || strings.Contains(l, "_bucket{") || strings.Contains(l, "vmrange") {
-				continue
-			}
-			i := strings.LastIndexByte(l, ' ')
-			if i < 0 {
-				continue
-			}
-			v, err := strconv.ParseFloat(l[i+1:], 64)
-			if err != nil {
-				continue
-			}
-			out[l[:i]] += v
-		}
+		m, _ := ParseMetrics(resp.Body)
 		resp.Body.Close()
+		for k, v := range m {
+			if strings.HasPrefix(k, "c1m_") && !strings.Contains(k, "_bucket{") && !strings.Contains(k, "vmrange") {
+				out[k] += v
+			}
+		}
 	}
 	return out
 }

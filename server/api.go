@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"c1m/broadcast"
+	"c1m/poller"
 	"c1m/wsproto"
 )
 
@@ -52,7 +53,7 @@ func StartAPI(cfg APIConfig, app *App, s *Server) (*API, error) {
 	if cfg.MaxMembers == 0 {
 		cfg.MaxMembers = 1000
 	}
-	if cfg.Key == "" && !isLoopback(cfg.Addr) {
+	if cfg.Key == "" && !poller.IsLoopback(cfg.Addr) {
 		return nil, ErrAPIKeyRequired
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -82,18 +83,6 @@ func (a *API) Addr() string { return a.ln.Addr().String() }
 
 // Shutdown stops the API.
 func (a *API) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // auth checks the bearer key in constant time.
 func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {

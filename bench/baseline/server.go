@@ -105,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("baseline: cannot create the server: path %q does not start with /", cfg.Path)
 	case cfg.QueueLen < 1:
 		return nil, fmt.Errorf("baseline: cannot create the server: queue length must be positive, got %d", cfg.QueueLen)
-	case cfg.APIKey == "" && !isLoopback(cfg.APIAddr):
+	case cfg.APIKey == "" && !poller.IsLoopback(cfg.APIAddr):
 		return nil, ErrAPIKeyRequired
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: map[*conn]struct{}{}}
@@ -288,16 +288,4 @@ func (s *Server) liveConns() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.conns)
-}
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

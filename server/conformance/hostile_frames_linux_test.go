@@ -127,21 +127,7 @@ func TestPingFlood(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		batch = append(batch, frame...)
 	}
-	var rssMax int64
-	sent := 0
-	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	for ; sent < 100_000; sent += 1000 {
-		if _, err := c.Write(batch); err != nil {
-			// Closed as a slow consumer before the flood ended; the
-			// server may have stopped reading only after its close.
-			t.Logf("write after %d pings: %v", sent, err)
-			break
-		}
-		if sent%10_000 == 0 {
-			rssMax = max(rssMax, srv.RSS())
-		}
-	}
-	rssMax = max(rssMax, srv.RSS())
+	sent, rssMax := flood(t, srv, c, batch, 100, 1000, 10, "pings")
 	code, counts, err := readUntilClose(c, rest, 30*time.Second)
 	t.Logf("sent %d pings; got %d pongs, then close %d (%v); RSS %s before, at most %s during", sent, counts[opPong], code, err, mib(rss0), mib(rssMax))
 	// 100,000 pongs of 127 bytes are 12 MB: far past what a 4 KiB
@@ -152,15 +138,7 @@ func TestPingFlood(t *testing.T) {
 	if counts[opPong] >= sent {
 		t.Fatalf("%d pongs for %d pings and still closed 1013", counts[opPong], sent)
 	}
-	if limit := rss0 + 8<<20; rssMax > limit {
-		t.Fatalf("RSS rose from %s to %s during the flood (limit %s): the pong queue is not bounded", mib(rss0), mib(rssMax), mib(limit))
-	}
-	if got := srv.Metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
-		t.Fatalf("slow_consumer closes %v, want 1", got)
-	}
-	c.Close()
-	echoOK(t, srv.Addr)
-	srv.checkNoLeaks(base)
+	expectSlowClosed(t, srv, c, base, rss0, rssMax, 8<<20, "the pong queue")
 }
 
 // TestNeverReads sends 64 KiB messages from a client that never reads its
@@ -174,26 +152,44 @@ func TestNeverReads(t *testing.T) {
 	c, rest := dialUpgraded(t, srv.Addr, 4<<10)
 	defer c.Close()
 	msg := binary_(binaryPattern(64 << 10)).wire()
-	var rssMax int64
-	sent := 0
-	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	for ; sent < 1000; sent++ {
-		if _, err := c.Write(msg); err != nil {
-			t.Logf("write after %d messages: %v", sent, err)
-			break
-		}
-		if sent%50 == 0 {
-			rssMax = max(rssMax, srv.RSS())
-		}
-	}
-	rssMax = max(rssMax, srv.RSS())
+	sent, rssMax := flood(t, srv, c, msg, 1000, 1, 50, "messages")
 	code, counts, err := readUntilClose(c, rest, 30*time.Second)
 	t.Logf("sent %d messages of 64 KiB; got %d echoes, then close %d (%v); RSS %s before, at most %s during", sent, counts[opBinary], code, err, mib(rss0), mib(rssMax))
 	if code != 1013 {
 		t.Fatalf("close %d (%v), want 1013 slow consumer", code, err)
 	}
-	if limit := rss0 + 16<<20; rssMax > limit {
-		t.Fatalf("RSS rose from %s to %s (limit %s): the out queue is not bounded", mib(rss0), mib(rssMax), mib(limit))
+	expectSlowClosed(t, srv, c, base, rss0, rssMax, 16<<20, "the out queue")
+}
+
+// flood writes buf up to writes times (each write carries per frames) to a
+// client that never reads, sampling the server's RSS every sampleEvery
+// writes. A failed write ends it early: the server closed the connection
+// as a slow consumer and stopped reading. It returns the frames sent and
+// the highest RSS seen.
+func flood(t *testing.T, srv *server, c net.Conn, buf []byte, writes, per, sampleEvery int, what string) (sent int, rssMax int64) {
+	t.Helper()
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for w := 0; w < writes; w++ {
+		if _, err := c.Write(buf); err != nil {
+			t.Logf("write after %d %s: %v", sent, what, err)
+			break
+		}
+		if w%sampleEvery == 0 {
+			rssMax = max(rssMax, srv.RSS())
+		}
+		sent += per
+	}
+	return sent, max(rssMax, srv.RSS())
+}
+
+// expectSlowClosed checks what follows a slow consumer's 1013: the
+// server's RSS stayed within rss0 + limit while queue filled, exactly one
+// slow_consumer close was counted, and the server goes on serving without
+// leaking.
+func expectSlowClosed(t *testing.T, srv *server, c net.Conn, base usage, rss0, rssMax, limit int64, queue string) {
+	t.Helper()
+	if rssMax > rss0+limit {
+		t.Fatalf("RSS rose from %s to %s (limit %s): %s is not bounded", mib(rss0), mib(rssMax), mib(rss0+limit), queue)
 	}
 	if got := srv.Metric(`c1m_connections_closed_total{reason="slow_consumer"}`); got != 1 {
 		t.Fatalf("slow_consumer closes %v, want 1", got)

@@ -3,13 +3,13 @@
 package c1mtest
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
+
+	"c1m/bench"
 )
 
 // Scrape returns every series of /metrics as series → value, where a
@@ -20,22 +20,9 @@ func (p *Proc) Scrape() map[string]float64 {
 	if err != nil || code != http.StatusOK {
 		p.t.Fatalf("cannot scrape /metrics: status %d, %v", code, err)
 	}
-	m := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			p.t.Fatalf("cannot parse metrics line %q: %v", line, err)
-		}
-		m[line[:i]] = v
+	m, err := bench.ParseMetrics(strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
 	}
 	return m
 }
@@ -68,21 +55,11 @@ func (p *Proc) FDs() int {
 // /proc/PID/status).
 func (p *Proc) RSS() int64 {
 	p.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
+	v, err := bench.ProcRSS(p.PID())
 	if err != nil {
-		p.t.Fatalf("cannot read the server's status: %v", err)
+		p.t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				p.t.Fatalf("cannot parse %q: %v", line, err)
-			}
-			return kb << 10
-		}
-	}
-	p.t.Fatal("no VmRSS in /proc/PID/status")
-	return 0
+	return v
 }
 
 // tailBuf keeps the last limit bytes written to it (the child's output);
