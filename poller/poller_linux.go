@@ -54,13 +54,15 @@ func New() (*Poller, error) {
 	return p, nil
 }
 
-// toEpoll maps Events to epoll bits. EPOLLRDHUP is always requested so that
-// a half-closed peer is noticed without a read; EPOLLERR and EPOLLHUP are
-// always reported by the kernel.
+// toEpoll maps Events to epoll bits. EPOLLRDHUP comes with EventRead, so
+// that a half-closed peer is noticed without a read; without EventRead it
+// is left out, or a peer's FIN would wake a loop that does not read it
+// (level-triggered) again and again. EPOLLERR and EPOLLHUP are always
+// reported by the kernel.
 func toEpoll(ev Events) uint32 {
-	e := uint32(unix.EPOLLRDHUP)
+	var e uint32
 	if ev&EventRead != 0 {
-		e |= unix.EPOLLIN
+		e |= unix.EPOLLIN | unix.EPOLLRDHUP
 	}
 	if ev&EventWrite != 0 {
 		e |= unix.EPOLLOUT

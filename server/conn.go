@@ -14,6 +14,12 @@ var (
 	// ErrSlowConsumer: the connection's queued bytes passed
 	// Config.MaxPending.
 	ErrSlowConsumer = errors.New("server: slow consumer")
+	// ErrControlTooLong: a ping or pong payload over 125 bytes (RFC 6455
+	// §5.5).
+	ErrControlTooLong = errors.New("server: control frame payload over 125 bytes")
+	// ErrUseClose: WriteMessage was asked to send a close frame; Close
+	// runs the close handshake.
+	ErrUseClose = errors.New("server: send a close frame with Conn.Close")
 )
 
 // Conn is a handle to one connection: a small value, safe to copy, store and
@@ -48,10 +54,24 @@ func (c Conn) ID() uint64 { return uint64(c.fd)<<32 | uint64(c.gen) }
 // connection's queue and flushed by its loop. Past Config.MaxPending the
 // connection is closed with 1013 and ErrSlowConsumer returned. Safe for
 // concurrent use; the caller may reuse payload when it returns.
+//
+// A ping or a pong (payload ≤ 125 bytes) never counts against MaxPending:
+// it goes out at once or waits as the connection's one pending frame of its
+// kind, replacing an older one not yet sent (RFC 6455 §5.5.3). A close
+// frame is sent with Close, not here.
 func (c Conn) WriteMessage(op wsproto.OpCode, payload []byte) error {
+	switch op {
+	case wsproto.OpPing, wsproto.OpPong:
+		if len(payload) > wsproto.MaxControlPayload {
+			return ErrControlTooLong
+		}
+		return c.s.writeControl(c.fd, c.gen, op, payload)
+	case wsproto.OpClose:
+		return ErrUseClose
+	}
 	var hdr [wsproto.MaxHeaderSize]byte
 	h := wsproto.AppendHeader(hdr[:0], true, op, len(payload))
-	return c.s.write(c.fd, c.gen, h, payload, false, op.IsControl())
+	return c.s.write(c.fd, c.gen, h, payload, false)
 }
 
 // WriteFrame sends an already framed, immutable frame (as built once by
@@ -60,14 +80,14 @@ func (c Conn) WriteMessage(op wsproto.OpCode, payload []byte) error {
 // Past Config.MaxPending the connection is closed with 1013 and
 // ErrSlowConsumer returned.
 func (c Conn) WriteFrame(frame []byte) error {
-	return c.s.write(c.fd, c.gen, nil, frame, true, false)
+	return c.s.write(c.fd, c.gen, nil, frame, true)
 }
 
 // OfferFrame is WriteFrame for callers with their own slow-consumer
 // policy (the fan-out's close-or-drop): past Config.MaxPending it queues
 // nothing, leaves the connection open and returns ErrSlowConsumer.
 func (c Conn) OfferFrame(frame []byte) error {
-	return c.s.writeNoClose(c.fd, c.gen, nil, frame, true, false)
+	return c.s.writeNoClose(c.fd, c.gen, nil, frame, true)
 }
 
 // Close starts the close handshake with code and reason (≤ 123 bytes) from

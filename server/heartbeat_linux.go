@@ -29,16 +29,18 @@ func (l *loop) heartbeat(fd int32, sl *slot) {
 	s := l.s
 	pt := l.pingTicks()
 	if l.now-sl.seen >= 2*pt {
+		if l.readPaused(sl) {
+			// Silent because reading is paused: the client has not read
+			// its own replies for two intervals.
+			l.closeWith(fd, sl, wsproto.CloseTryAgainLater, "slow consumer", reasonSlow)
+			return
+		}
 		l.closeWith(fd, sl, wsproto.CloseGoingAway, "idle timeout", reasonIdle)
 		return
 	}
 	var p [8]byte
 	binary.BigEndian.PutUint64(p[:], uint64(time.Since(s.started)))
-	err := Conn{s: s, fd: fd, gen: sl.gen}.WriteMessage(wsproto.OpPing, p[:])
-	if err == ErrSlowConsumer {
-		l.closeWith(fd, sl, wsproto.CloseTryAgainLater, "slow consumer", reasonSlow)
-		return
-	}
+	_ = s.writeControl(fd, sl.gen, wsproto.OpPing, p[:])
 	l.wheel.schedule(s.table, fd, pt)
 }
 
@@ -58,4 +60,11 @@ func (k *loopSink) OnPong(payload []byte) error {
 		k.l.s.m.pingRTT.Update(rtt.Seconds())
 	}
 	return nil
+}
+
+// readPaused reports whether reading fd is paused (its queue is full).
+func (l *loop) readPaused(sl *slot) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.flags&flagReadPaused != 0
 }

@@ -41,16 +41,23 @@ type loop struct {
 	wheel wheel
 	rng   uint64
 
-	buf   []byte // shared read buffer
-	wbuf  []byte // scratch for handshake responses and control frames
-	rbuf  []byte // scratch for handler replies (Conn.Scratch)
-	iov   [64]unix.Iovec
-	rd    wsproto.Reader // scratch reader for connections with no partial state
-	up    wsproto.Upgrader
-	hs    hsScratch
-	ident Identity // of the connection being opened, during OnOpen
-	sink  loopSink
-	cb    func(fd int, ev poller.Events) error
+	buf  []byte // shared read buffer
+	wbuf []byte // scratch for handshake responses and control frames
+	rbuf []byte // scratch for handler replies (Conn.Scratch)
+	iov  [64]unix.Iovec
+	segs [][]byte // scratch for flush: the queue's pending slices
+	// pong is the payload of the most recent ping of the read being fed;
+	// it is answered once the whole read is parsed (RFC 6455 §5.5.3 lets
+	// an endpoint answer only the most recent of several pings).
+	pong     [wsproto.MaxControlPayload]byte
+	pongN    int
+	pongWant bool
+	rd       wsproto.Reader // scratch reader for connections with no partial state
+	up       wsproto.Upgrader
+	hs       hsScratch
+	ident    Identity // of the connection being opened, during OnOpen
+	sink     loopSink
+	cb       func(fd int, ev poller.Events) error
 
 	owned      int  // sockets owned by this loop (any state but free)
 	listenOff  bool // listeners removed for good (draining)

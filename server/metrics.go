@@ -46,6 +46,8 @@ type serverMetrics struct {
 	hsFailures   map[string]*metrics.Counter
 	authFailures map[string]*metrics.Counter
 	writeQueued  *metrics.Counter
+	readPauses   *metrics.Counter // reading paused: the out queue passed its pause mark
+	discarded    *metrics.Counter // queued data frames dropped at close, never written
 }
 
 func newServerMetrics(loops int, open, live, queued func() float64) *serverMetrics {
@@ -57,6 +59,8 @@ func newServerMetrics(loops int, open, live, queued func() float64) *serverMetri
 		bytesIn:     set.NewCounter("c1m_bytes_received_total"),
 		bytesOut:    set.NewCounter("c1m_bytes_sent_total"),
 		writeQueued: set.NewCounter("c1m_writes_queued_total"),
+		readPauses:  set.NewCounter("c1m_read_pauses_total"),
+		discarded:   set.NewCounter("c1m_frames_discarded_total"),
 		pingRTT: set.NewPrometheusHistogramExt("c1m_ping_rtt_seconds",
 			[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
 		closed:       map[string]*metrics.Counter{},

@@ -28,7 +28,7 @@ func (l *loop) readFrames(fd int32, sl *slot) {
 		sl.seen = l.now
 		l.s.m.bytesIn.Add(n)
 		l.feed(fd, sl, l.buf[:n])
-		if sl.state != stOpen || n < len(l.buf) {
+		if sl.state != stOpen || l.maybePause(fd, sl) || n < len(l.buf) {
 			return
 		}
 	}
@@ -61,6 +61,7 @@ func (l *loop) feed(fd int32, sl *slot, data []byte) {
 	l.sink.fd, l.sink.gen, l.sink.sl = fd, sl.gen, sl
 	err := r.Feed(data, &s.rcfg, &l.sink)
 	l.sink.sl = nil
+	l.answerPing(fd, sl)
 	switch {
 	case err != nil || sl.state != stOpen:
 		r.Reset()
@@ -107,25 +108,48 @@ type loopSink struct {
 
 func (k *loopSink) conn() Conn { return Conn{s: k.l.s, fd: k.fd, gen: k.gen} }
 
-// OnMessage passes a complete message to the handler.
+// OnMessage passes a complete message to the handler, after the pong owed
+// for pings that came before it.
 func (k *loopSink) OnMessage(op wsproto.OpCode, payload []byte) error {
+	k.l.answerPing(k.fd, k.sl)
 	k.l.s.m.msgsIn.Inc()
 	return k.l.s.cfg.Handler.OnMessage(k.conn(), op, payload)
 }
 
-// OnPing answers with a pong carrying the same payload (RFC 6455 §5.5.3).
+// OnPing notes the payload for a pong (RFC 6455 §5.5.3: the Pong carries
+// the Ping's application data). The pong goes out before the next message
+// or close of the connection is handled, or when the read being fed is
+// parsed: of pings that arrive one after another, only the most recent is
+// answered, as §5.5.3 allows ("If an endpoint receives a Ping frame and
+// has not yet sent Pong frame(s) in response to previous Ping frame(s),
+// the endpoint MAY elect to send a Pong frame for only the most recently
+// processed Ping frame"). A read full of pings costs one pong, not one
+// per ping.
 func (k *loopSink) OnPing(payload []byte) error {
-	err := k.conn().WriteMessage(wsproto.OpPong, payload)
-	if err == ErrClosed {
-		return nil
+	l := k.l
+	l.pongN = copy(l.pong[:], payload)
+	l.pongWant = true
+	return nil
+}
+
+// answerPing sends the pong owed for the most recent ping of the
+// connection being fed, if any. A connection that is gone or closing
+// (ErrClosed) is owed none.
+func (l *loop) answerPing(fd int32, sl *slot) {
+	if !l.pongWant {
+		return
 	}
-	return err
+	l.pongWant = false
+	if sl.state == stOpen {
+		_ = l.s.writeControl(fd, sl.gen, wsproto.OpPong, l.pong[:l.pongN])
+	}
 }
 
 // OnClose answers a close frame with the same code (RFC 6455 §5.5.1: "the
 // endpoint typically echos the status code it received"), 1000 when it had
 // none, and stops reading.
 func (k *loopSink) OnClose(code wsproto.StatusCode, reason []byte) error {
+	k.l.answerPing(k.fd, k.sl)
 	reply := code
 	if reply == wsproto.CloseNoStatus {
 		reply = wsproto.CloseNormal

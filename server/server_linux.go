@@ -93,6 +93,7 @@ func (s *Server) Start() error {
 			buf:    make([]byte, readBufSize),
 			wbuf:   make([]byte, 0, 4096),
 			rbuf:   make([]byte, 0, 4096),
+			segs:   make([][]byte, 0, 64),
 			closed: make(chan struct{}),
 		}
 		l.sink.l = l

@@ -28,11 +28,15 @@ func (s *Server) Shutdown(ctx context.Context) error { return ErrUnsupported }
 // Capacity returns zeros.
 func (s *Server) Capacity() (fileLimit, maxConns int) { return 0, 0 }
 
-func (s *Server) write(fd int32, gen uint32, a, b []byte, stable, control bool) error {
+func (s *Server) write(fd int32, gen uint32, a, b []byte, stable bool) error {
 	return ErrClosed
 }
 
-func (s *Server) writeNoClose(fd int32, gen uint32, a, b []byte, stable, control bool) error {
+func (s *Server) writeNoClose(fd int32, gen uint32, a, b []byte, stable bool) error {
+	return ErrClosed
+}
+
+func (s *Server) writeControl(fd int32, gen uint32, op wsproto.OpCode, payload []byte) error {
 	return ErrClosed
 }
 

@@ -20,6 +20,7 @@ const (
 	flagShutWr                        // shutdown(SHUT_WR) once the queue drains
 	flagCloseQueued                   // a close frame is queued: no more data frames
 	flagCloseReq                      // a close request is in the owner's inbox
+	flagReadPaused                    // EPOLLIN is off: the out queue is over its pause mark
 )
 
 // Loop-only flags, slot.lflags (touched by the owning loop alone).

@@ -8,11 +8,16 @@ const (
 	bitsRSV = 0x70
 	bitMask = 0x80
 
-	maxControlPayload = 125
+	maxControlPayload = MaxControlPayload
 	// MaxHeaderSize is the largest frame header: 2 bytes, a 64-bit
 	// extended length and a masking key.
 	MaxHeaderSize = 2 + 8 + 4
 )
+
+// MaxControlPayload is the largest payload of a control frame: RFC 6455
+// §5.5, "All control frames MUST have a payload length of 125 bytes or
+// less".
+const MaxControlPayload = 125
 
 // HeaderSize returns the size of a frame header for a payload of payloadLen
 // bytes (payloadLen >= 0), with a masking key when masked.

@@ -118,3 +118,22 @@ func TestServeFlagPrecedence(t *testing.T) {
 	// A flag overrides both.
 	f([]string{"--config", conf, "--addr", flagAddr}, []string{"C1M_ADDR=" + envAddr}, flagAddr)
 }
+
+// TestEngineMetricsWithoutApp: the engine registers its own metrics, so a
+// server without the application (--handler=echo or discard) exports every
+// engine metric the operations guide lists, c1m_queued_bytes included.
+func TestEngineMetricsWithoutApp(t *testing.T) {
+	for _, h := range []string{"echo", "discard"} {
+		p := startServe(t, "--handler="+h)
+		m := p.Scrape()
+		for _, name := range []string{"c1m_connections", "c1m_sockets", "c1m_queued_bytes", "c1m_bytes_sent_total",
+			`c1m_connections_closed_total{reason="slow_consumer"}`, `c1m_loop_busy_seconds_total{loop="0"}`} {
+			if _, ok := m[name]; !ok {
+				t.Errorf("--handler=%s: /metrics has no %s", h, name)
+			}
+		}
+		if _, ok := m["c1m_published_total"]; ok {
+			t.Errorf("--handler=%s: /metrics has the app's c1m_published_total", h)
+		}
+	}
+}

@@ -5,9 +5,9 @@ package main
 // Helpers for the end-to-end tests (e2e_*_linux_test.go): they run the
 // real c1m binary through package c1mtest (built once, `c1m serve` in a
 // child process on free loopback ports, its /metrics and /proc entries),
-// and talk WebSocket to it over raw net.Conns (a hand-written upgrade
-// request and a minimal RFC 6455 frame codec), so that 15,000 client
-// connections cost no goroutine and no bufio buffer each.
+// and talk WebSocket to it with c1mtest.RawClient (a raw blocking socket
+// and wsproto in client mode), so that 15,000 client connections cost no
+// goroutine and no bufio buffer each.
 
 import (
 	"os"

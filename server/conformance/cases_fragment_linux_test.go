@@ -77,7 +77,7 @@ func fragmentCases() []*wsCase {
 	}
 	want = append(want, echoText("fragment1fragment2fragment3fragment4fragment5"))
 	cs = append(cs,
-		&wsCase{id: "5.19", rfc: "§5.4", desc: "text in 5 fragments with 4 pings between: 4 pongs, then echo",
+		&wsCase{id: "5.19", rfc: "§5.4", desc: "text in 5 fragments with 4 pings between: pongs (at least the last, §5.5.3), then echo",
 			parts: []part{send(fs...)}, echo: want, open: true},
 		&wsCase{id: "5.20", rfc: "§5.4", desc: "as 5.19, written byte by byte",
 			parts: []part{chopped(1, fs...)}, echo: want, open: true},

@@ -111,52 +111,79 @@ func TestFragmentsPastMax(t *testing.T) {
 	srv.checkNoLeaks(base)
 }
 
-// TestPingFlood sends 100,000 pings from a client that never reads, with
-// a 4 KiB receive buffer. The server answers each with a pong until the
-// pongs it could not send pass its bound (twice --max-pending for control
-// frames), then closes 1013: the queue stays bounded, and so does its RSS.
+// TestPingFlood sends 100,000 pings of 125 bytes from a client that
+// never reads, with a 4 KiB receive buffer. The server answers only the
+// most recent unanswered ping (RFC 6455 §5.5.3), so the pongs it cannot
+// send never pile up: it reads the whole flood, keeps at most one pong
+// pending (c1m_queued_bytes within two pong frames), its RSS stays
+// bounded, and the connection stays open.
 func TestPingFlood(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	base := srv.usage()
 	rss0 := srv.RSS()
-	c, rest := dialUpgraded(t, srv.Addr, 4<<10)
+	rx0 := srv.Metric("c1m_bytes_received_total")
+	c, _ := dialUpgraded(t, srv.Addr, 4<<10)
 	defer c.Close()
 	frame := ping(string(binaryPattern(125))).wire()
 	batch := make([]byte, 0, 1000*len(frame))
 	for i := 0; i < 1000; i++ {
 		batch = append(batch, frame...)
 	}
-	sent, rssMax := flood(t, srv, c, batch, 100, 1000, 10, "pings")
-	code, counts, err := readUntilClose(c, rest, 30*time.Second)
-	t.Logf("sent %d pings; got %d pongs, then close %d (%v); RSS %s before, at most %s during", sent, counts[opPong], code, err, mib(rss0), mib(rssMax))
-	// 100,000 pongs of 127 bytes are 12 MB: far past what a 4 KiB
-	// window, the kernel's send buffer and 2 × 256 KiB of queue hold.
-	if code != 1013 {
-		t.Fatalf("close %d (%v), want 1013 slow consumer", code, err)
+	var queuedMax float64
+	sent, rssMax := flood(t, srv, c, batch, 100, 1000, 10, "pings", func() {
+		queuedMax = max(queuedMax, srv.Metric("c1m_queued_bytes"))
+	})
+	if sent != 100_000 {
+		t.Fatalf("the flood stopped after %d of 100,000 pings: the server stopped reading or closed", sent)
 	}
-	if counts[opPong] >= sent {
-		t.Fatalf("%d pongs for %d pings and still closed 1013", counts[opPong], sent)
+	want := rx0 + float64(sent*len(frame))
+	c1mtest.Eventually(t, 30*time.Second, func() bool { return srv.Metric("c1m_bytes_received_total") >= want },
+		func() string { return fmt.Sprintf("the server to read the flood: %v of %v bytes", srv.Metric("c1m_bytes_received_total")-rx0, want-rx0) })
+	queuedMax = max(queuedMax, srv.Metric("c1m_queued_bytes"))
+	t.Logf("sent %d pings; queued at most %.0f bytes; RSS %s before, at most %s during", sent, queuedMax, mib(rss0), mib(rssMax))
+	if queuedMax > 2*(2+125) {
+		t.Fatalf("c1m_queued_bytes reached %.0f, want at most two pong frames", queuedMax)
 	}
-	expectSlowClosed(t, srv, c, base, rss0, rssMax, 8<<20, "the pong queue")
+	if rssMax > rss0+8<<20 {
+		t.Fatalf("RSS rose from %s to %s: the pongs are not bounded", mib(rss0), mib(rssMax))
+	}
+	if got := srv.Metric("c1m_connections"); got != 1 {
+		t.Fatalf("c1m_connections %v after the flood, want 1: pongs must not close the flooder", got)
+	}
+	c.Close()
+	echoOK(t, srv.Addr)
+	srv.checkNoLeaks(base)
 }
 
 // TestNeverReads sends 64 KiB messages from a client that never reads its
-// echoes (4 KiB receive buffer): past --max-pending queued bytes the
-// server closes it 1013, and its RSS stays bounded meanwhile.
+// echoes (4 KiB receive buffer). Past half of --max-pending queued, the
+// server stops reading it (its own TCP window then holds it back) instead
+// of queueing more echoes; silent that way for two ping intervals, it is
+// closed 1013 as a slow consumer. The server's RSS stays bounded meanwhile.
 func TestNeverReads(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
+	srv := startServer(t, "--ping-interval", "500ms")
 	base := srv.usage()
 	rss0 := srv.RSS()
 	c, rest := dialUpgraded(t, srv.Addr, 4<<10)
 	defer c.Close()
 	msg := binary_(binaryPattern(64 << 10)).wire()
-	sent, rssMax := flood(t, srv, c, msg, 1000, 1, 50, "messages")
+	var queuedMax float64
+	sent, rssMax := flood(t, srv, c, msg, 1000, 1, 5, "messages", func() {
+		queuedMax = max(queuedMax, srv.Metric("c1m_queued_bytes"))
+	})
 	code, counts, err := readUntilClose(c, rest, 30*time.Second)
-	t.Logf("sent %d messages of 64 KiB; got %d echoes, then close %d (%v); RSS %s before, at most %s during", sent, counts[opBinary], code, err, mib(rss0), mib(rssMax))
+	t.Logf("sent %d messages of 64 KiB; got %d echoes, then close %d (%v); queued at most %.0f bytes; RSS %s before, at most %s during",
+		sent, counts[opBinary], code, err, queuedMax, mib(rss0), mib(rssMax))
 	if code != 1013 {
 		t.Fatalf("close %d (%v), want 1013 slow consumer", code, err)
+	}
+	if queuedMax > 256<<10 {
+		t.Fatalf("c1m_queued_bytes reached %.0f, over --max-pending", queuedMax)
+	}
+	if got := srv.Metric("c1m_read_pauses_total"); got < 1 {
+		t.Fatalf("c1m_read_pauses_total %v: reading was never paused", got)
 	}
 	expectSlowClosed(t, srv, c, base, rss0, rssMax, 16<<20, "the out queue")
 }
@@ -166,7 +193,7 @@ func TestNeverReads(t *testing.T) {
 // writes. A failed write ends it early: the server closed the connection
 // as a slow consumer and stopped reading. It returns the frames sent and
 // the highest RSS seen.
-func flood(t *testing.T, srv *server, c net.Conn, buf []byte, writes, per, sampleEvery int, what string) (sent int, rssMax int64) {
+func flood(t *testing.T, srv *server, c net.Conn, buf []byte, writes, per, sampleEvery int, what string, sample func()) (sent int, rssMax int64) {
 	t.Helper()
 	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	for w := 0; w < writes; w++ {
@@ -176,6 +203,7 @@ func flood(t *testing.T, srv *server, c net.Conn, buf []byte, writes, per, sampl
 		}
 		if w%sampleEvery == 0 {
 			rssMax = max(rssMax, srv.RSS())
+			sample()
 		}
 		sent += per
 	}

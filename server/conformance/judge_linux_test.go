@@ -100,6 +100,9 @@ func TestJudge(t *testing.T) {
 	f(&wsCase{parts: []part{send(text("y"))}, echo: []event{echoText("x")}, open: true}, resFailed, "want [text(\"x\")]")
 	// A missing pong.
 	f(&wsCase{parts: []part{send(pong("p"))}, echo: []event{echoPong("p")}, open: true}, resFailed, "got nothing")
+	// Pongs for earlier pings may be left out (§5.5.3), the last may not.
+	f(&wsCase{parts: []part{send(ping("a"), ping("b"))}, echo: []event{echoPong("a"), echoPong("b")}, open: true}, resOK, "")
+	f(&wsCase{parts: []part{send(ping("a"))}, echo: []event{echoPong("a"), echoPong("b")}, open: true}, resFailed, "want [pong(\"a\"), pong(\"b\")]")
 	// A close code that is not expected.
 	f(&wsCase{parts: []part{send(text("y"), closeCode(1000, ""))}, echo: []event{echoText("y")}, codes: codesOf(1007)}, resFailed, "close 1000, want [1007]")
 	// An open case that the server fails.
