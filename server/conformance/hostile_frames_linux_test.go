@@ -139,7 +139,9 @@ func TestPingFlood(t *testing.T) {
 	}
 	want := rx0 + float64(sent*len(frame))
 	c1mtest.Eventually(t, 30*time.Second, func() bool { return srv.Metric("c1m_bytes_received_total") >= want },
-		func() string { return fmt.Sprintf("the server to read the flood: %v of %v bytes", srv.Metric("c1m_bytes_received_total")-rx0, want-rx0) })
+		func() string {
+			return fmt.Sprintf("the server to read the flood: %v of %v bytes", srv.Metric("c1m_bytes_received_total")-rx0, want-rx0)
+		})
 	queuedMax = max(queuedMax, srv.Metric("c1m_queued_bytes"))
 	t.Logf("sent %d pings; queued at most %.0f bytes; RSS %s before, at most %s during", sent, queuedMax, mib(rss0), mib(rssMax))
 	if queuedMax > 2*(2+125) {
