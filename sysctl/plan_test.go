@@ -38,13 +38,13 @@ func TestParseRoomSizes(t *testing.T) {
 	bad("0")
 	bad("-5")
 	bad("fifty")
-	bad("50:90%")           // shares add up to 90 %
-	bad("50:90%,5000:20%")  // 110 %
-	bad("50:0%,5000:100%")  // a class of no rooms
-	bad("50:abc,5000:10%")  // not a number
-	bad("50,5000")          // several classes need shares
-	bad("50:90%,5000")      // idem
-	bad("50:-10%,60:110%")  // out of range
+	bad("50:90%")          // shares add up to 90 %
+	bad("50:90%,5000:20%") // 110 %
+	bad("50:0%,5000:100%") // a class of no rooms
+	bad("50:abc,5000:10%") // not a number
+	bad("50,5000")         // several classes need shares
+	bad("50:90%,5000")     // idem
+	bad("50:-10%,60:110%") // out of range
 }
 
 // planIn is a valid input that tests vary.
