@@ -188,8 +188,11 @@ func writePlan(w io.Writer, p sysctl.Plan) {
 	row("CPU, publishes", cores(p.CPU.Publishes), fmt.Sprintf("publishes/s × boxes each reaches × %.0f µs", sysctl.PlanCPUPerPublish*1e6))
 	row("CPU, total", cores(p.CPU.Total),
 		fmt.Sprintf("per box %s; with %s headroom a box needs %.2f cores", cores(p.CPUPerBox.Total), pct(in.HeadroomPercent/100), p.CoresPerBoxNeeded))
-	row("boxes", strconv.Itoa(p.Boxes),
-		fmt.Sprintf("%s connections per box; %s", count(float64(p.ConnsPerBox)), p.BoundBy))
+	decides := map[string]string{"cpu": "CPU decides the count", "memory": "memory decides the count"}[p.BoundBy]
+	if decides == "" {
+		decides = p.BoundBy
+	}
+	row("boxes", strconv.Itoa(p.Boxes), fmt.Sprintf("%s connections per box; %s", count(float64(p.ConnsPerBox)), decides))
 	verdict := "meets"
 	if !p.MeetsTarget {
 		verdict = "MISSES"
