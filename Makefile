@@ -12,7 +12,7 @@ FUZZ_LONG := $(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTI
 # `make conformance CONFORMANCE_REPORT=docs/conformance.md` also writes the table there.
 CONFORMANCE_REPORT ?=
 
-.PHONY: all build run test unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle bench-smoke clean
+.PHONY: all build run test check-deploy unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle bench-smoke clean
 
 all: build
 
@@ -22,7 +22,15 @@ build:
 run: build
 	./$(BIN) serve --auth=none
 
-test: lint unit fuzz-smoke
+test: lint check-deploy unit fuzz-smoke
+
+# The deployment files: promtool checks the alert rules and runs their unit
+# tests (Debian's prometheus package, which .ci/run installs); the Go tests
+# in deploy/ check the dashboard's queries and the metric names too.
+check-deploy:
+	@command -v promtool >/dev/null || { echo "check-deploy: promtool not found; install Debian's prometheus package (apt-get install prometheus, as .ci/run does)" >&2; exit 1; }
+	promtool check rules deploy/prometheus/c1m-alerts.yml
+	cd deploy/prometheus && promtool test rules c1m-alerts_test.yml
 
 unit: build
 	$(GO) test -count=1 -timeout 20m $(PKGS)

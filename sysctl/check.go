@@ -52,7 +52,7 @@ func Check(env Env, conns int, role Role) ([]Row, error) {
 
 func (e Env) checkNoFile(n int) Row {
 	need := NeededNoFile(n)
-	r := Row{Key: "RLIMIT_NOFILE (hard)", Needed: ">= " + strconv.FormatUint(need, 10)}
+	r := Row{Key: keyNoFile, Needed: neededNoFile(n)}
 	l, err := e.noFile()
 	if err != nil {
 		r.Current, r.Status = "unreadable", StatusUnknown
@@ -83,7 +83,7 @@ func formatLimit(v uint64) string {
 
 func (e Env) checkMemory(n int) Row {
 	need := NeededMemory(n)
-	r := Row{Key: "MemAvailable", Needed: ">= " + humanBytes(need)}
+	r := Row{Key: keyMemAvailable, Needed: neededMemory(n)}
 	avail, err := e.memAvailable()
 	if err != nil {
 		r.Current, r.Status = "unreadable", StatusUnknown
@@ -103,7 +103,7 @@ func (e Env) checkMemory(n int) Row {
 
 func (e Env) checkCgroup(n int) Row {
 	need := NeededMemory(n)
-	r := Row{Key: "cgroup memory.max", Needed: ">= " + humanBytes(need)}
+	r := Row{Key: keyCgroupMemory, Needed: neededMemory(n)}
 	lim, found, err := e.cgroupMemLimit()
 	switch {
 	case err != nil:
@@ -124,11 +124,11 @@ func (e Env) checkCgroup(n int) Row {
 
 func (e Env) checkKey(s spec, n int) Row {
 	want := s.need(n, e.pageSize())
-	r := Row{Key: s.key, Needed: s.neededString(want)}
+	r := Row{Key: s.key, Needed: s.neededFor(n, e.pageSize())}
 	var ok bool
 	cur, err := e.readKey(s.key)
 	if err == nil && s.judge != nil {
-		ok, r.Needed = s.judge(cur, n)
+		ok, _ = s.judge(cur, n)
 	} else if err == nil {
 		ok = s.better(cur, want)
 	}

@@ -10,6 +10,12 @@
 // never loosening a value that is already better, and keeps a backup that
 // Revert restores.
 //
+// ComputePlan is the capacity model behind c1m plan: from connections,
+// rooms, publishes and message size it computes deliveries, bandwidth,
+// memory, CPU, boxes and the slowest broadcast from costs measured with
+// c1m bench (PlanConstants lists them with their sources), and the sysctl
+// values per box through Needs, which shares its functions with Check.
+//
 // Nothing here holds state between calls; every function may be called from
 // any goroutine, but two Apply or Revert calls on the same directory must not
 // run at once (they share one backup file).

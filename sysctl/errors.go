@@ -18,3 +18,7 @@ var (
 	// apply then refuses to touch this process's real limits.
 	ErrFakeLimits = errors.New("sysctl: limits are fake under a test root")
 )
+
+// ErrBadPlan is returned by ComputePlan and ParseRoomSizes for an input
+// the capacity model cannot use; the message says which and why.
+var ErrBadPlan = errors.New("sysctl: bad plan input")

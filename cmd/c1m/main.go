@@ -4,6 +4,7 @@
 //	c1m serve    run the server
 //	c1m bench    run the C1M benchmark
 //	c1m sysctl   check or apply the kernel and limits profile
+//	c1m plan     size a deployment from the measured costs
 //	c1m version  print the version
 package main
 
@@ -23,6 +24,7 @@ commands:
   serve     run the WebSocket server (c1m serve --help)
   bench     run the C1M benchmark (c1m bench --help)
   sysctl    check|apply|revert the kernel and limits profile (c1m sysctl --help)
+  plan      size a deployment: memory, CPU, boxes, sysctl values (c1m plan --help)
   version   print the version
 `
 
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "sysctl":
 		return runSysctl(args[1:], stdout, stderr)
+	case "plan":
+		return runPlan(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "c1m %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
