@@ -20,7 +20,8 @@ import (
 
 // runBench is `c1m bench`: the orchestrator; with "worker" first, one
 // client worker process; with "baseline-serve", the goroutine-per-
-// connection comparison server (both started by the orchestrator).
+// connection comparison server; with "raw-serve", the floor server (all
+// three started by the orchestrator).
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
@@ -28,6 +29,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return runBenchWorker(args[1:], stdout, stderr)
 		case "baseline-serve":
 			return runBaselineServe(args[1:], stdout, stderr)
+		case "raw-serve":
+			return runRawServe(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("c1m bench", flag.ContinueOnError)
