@@ -13,10 +13,32 @@ type runner struct {
 	servers []*serverProc
 	workers []*worker
 	rep     *Report
+	st      *statusPrinter
 }
 
-// Run executes the benchmark and writes its report to cfg.Out.
+// Run executes the benchmark and writes its report to cfg.Out. With
+// cfg.Compare it runs each server of the list in turn and writes one
+// comparison (see RunCompare); the returned Report is then the last run's.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if len(cfg.Compare) > 0 {
+		c, err := RunCompare(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c.Runs[len(c.Runs)-1], nil
+	}
+	rep, err := run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.write(cfg.Out); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// run executes one benchmark run and returns its report, unwritten.
+func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -31,7 +53,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: &cfg, rep: newReport(cfg)}
+	r := &runner{cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
 	r.rep.Preflight = notes
 	for _, n := range notes {
 		r.logf("preflight: %s", n)
@@ -110,13 +132,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.rep.ServerMetrics = scrapeMetrics(r.servers)
 	r.rep.ClosedByServer = sumProgress(r.workers).Closed
-	if err := r.rep.write(cfg.Out); err != nil {
-		return r.rep, err
-	}
 	return r.rep, nil
 }
 
+// logf prints a line of the run's log (after ending a status line).
 func (r *runner) logf(format string, args ...any) {
+	r.st.done()
 	if r.cfg.Progress != nil {
 		fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
 	}
@@ -152,12 +173,17 @@ func (r *runner) ramp(ctx context.Context) error {
 	return nil
 }
 
-// hold keeps the connections idle for Hold, sampling.
+// hold keeps the connections idle for Hold, sampling, and shows it.
 func (r *runner) hold(ctx context.Context) {
-	end := time.Now().Add(r.cfg.Hold)
+	start := time.Now()
+	end := start.Add(r.cfg.Hold)
 	for time.Now().Before(end) && ctx.Err() == nil {
 		time.Sleep(min(time.Until(end), time.Second))
 		t := sumProgress(r.workers)
-		r.rep.addSample(r.rep.Ramp+time.Since(end.Add(-r.cfg.Hold)), t.Open, sumRSS(r.servers))
+		rss := sumRSS(r.servers)
+		r.rep.addSample(r.rep.Ramp+time.Since(start), t.Open, rss)
+		r.st.update("hold: %.0f of %.0f s, %d open, %d closed by the server, server RSS %.0f MiB",
+			time.Since(start).Seconds(), r.cfg.Hold.Seconds(), t.Open, t.Closed, float64(rss)/(1<<20))
 	}
+	r.st.done()
 }

@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-// serverProc is one local server child process: `c1m serve`, or the
-// goroutine-per-connection baseline.
+// serverProc is one local server child process: `c1m serve`, the floor
+// (`c1m bench raw-serve`) or the goroutine-per-connection baseline.
 type serverProc struct {
 	cmd                  *exec.Cmd
 	port, mport, apiPort int
@@ -38,14 +38,24 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 	for i := 0; i < n; i++ {
 		s := &serverProc{port: cfg.BasePort + i, mport: cfg.BasePort + n + i, apiPort: cfg.BasePort + 2*n + i}
 		var args []string
-		if cfg.Server == "baseline" {
+		switch cfg.Server {
+		case ServerBaseline:
 			// The baseline serves its metrics and API on one listener.
 			s.mport = s.apiPort
 			args = []string{"bench", "baseline-serve",
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
 				"--log-level", "error"}
-		} else {
+		case ServerRaw:
+			// So does the floor; it gets c1m's pending cap and send
+			// buffer, so that the slow scenario treats both alike.
+			s.mport = s.apiPort
+			args = []string{"bench", "raw-serve",
+				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
+				"--max-pending", strconv.Itoa(benchMaxPending), "--sndbuf", "16384",
+				"--log-level", "error"}
+		default:
 			args = []string{"serve",
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),

@@ -39,7 +39,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Conns, "conns", 10000, "connections to open and hold")
 	fs.IntVar(&cfg.Servers, "servers", 0, "local server processes (0: as the open-files limit requires)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "client worker processes (0: as the open-files limit requires)")
-	fs.StringVar(&cfg.Server, "server", "c1m", "c1m, or baseline (goroutine per connection) for comparison")
+	fs.StringVar(&cfg.Server, "server", "c1m", "c1m, raw (the floor: a minimal epoll server of the benchmark's own) or baseline (goroutine per connection)")
+	compare := fs.String("compare", "", "run these servers in turn with the same workers and scenarios and write one report side by side, e.g. raw,c1m,baseline")
 	fs.StringVar(&cfg.Handler, "handler", "app", "the c1m servers' handler: app, or discard for the connection layer alone (idle only)")
 	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "idle hold at full count")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second over all workers (0: no cap)")
@@ -65,6 +66,20 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	var err error
+	if *compare != "" {
+		if flagGiven(fs, "server") {
+			fmt.Fprintln(stderr, "c1m bench: give --server or --compare, not both.")
+			return 2
+		}
+		if *targets != "" {
+			fmt.Fprintln(stderr, "c1m bench: --compare starts each server itself; it cannot be combined with --target.")
+			return 2
+		}
+		if cfg.Compare, err = bench.ParseServers(*compare); err != nil {
+			fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+			return 2
+		}
+	}
 	if cfg.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
 		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 		return 2
@@ -103,17 +118,43 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	cfg.Terminal = isTerminal(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if len(cfg.Compare) > 0 {
+		comp, err := bench.RunCompare(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+			return 1
+		}
+		for _, rep := range comp.Runs {
+			printSummary(stdout, rep, rep.Server+": ")
+		}
+		fmt.Fprintf(stdout, "report in %s\n", cfg.Out)
+		return 0
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "held %d of %d connections; ramp %.1f s (%.0f conns/s); server user-space %.0f B/conn; kernel %.0f B/socket; report in %s\n",
-		rep.Held, rep.Target, rep.RampSeconds, rep.ConnRate, rep.ServerBytesPerConn, rep.KernelBytesPerSocket, cfg.Out)
-	for _, p := range rep.Phases {
-		fmt.Fprintln(stdout, p.String())
-	}
+	printSummary(stdout, rep, "")
+	fmt.Fprintf(stdout, "report in %s\n", cfg.Out)
 	return 0
+}
+
+// printSummary prints a run's figures, one line for the ramp and one per
+// scenario, each after prefix.
+func printSummary(w io.Writer, rep *bench.Report, prefix string) {
+	fmt.Fprintf(w, "%sheld %d of %d connections; ramp %.1f s (%.0f conns/s); server user-space %.0f B/conn; kernel %.0f B/socket\n",
+		prefix, rep.Held, rep.Target, rep.RampSeconds, rep.ConnRate, rep.ServerBytesPerConn, rep.KernelBytesPerSocket)
+	for _, p := range rep.Phases {
+		fmt.Fprintf(w, "%s%s\n", prefix, p.String())
+	}
+}
+
+// flagGiven reports whether name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // runBenchWorker is one client worker: it opens its connections, holds
