@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"c1m/broadcast"
-	"c1m/poller"
+	"c1m/internal/netaddr"
 	"c1m/wsproto"
 )
 
@@ -53,7 +53,7 @@ func StartAPI(cfg APIConfig, app *App, s *Server) (*API, error) {
 	if cfg.MaxMembers == 0 {
 		cfg.MaxMembers = 1000
 	}
-	if cfg.Key == "" && !poller.IsLoopback(cfg.Addr) {
+	if cfg.Key == "" && !netaddr.IsLoopback(cfg.Addr) {
 		return nil, ErrAPIKeyRequired
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

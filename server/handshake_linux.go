@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gobwas/ws"
-
 	"c1m/wsproto"
 )
 
@@ -92,7 +90,7 @@ func (l *loop) resetHandshakeScratch() {
 
 // authenticate establishes the connection's identity after a valid
 // upgrade request. ok is false when the request must be answered 401.
-func (l *loop) authenticate(hs *ws.Handshake) (id Identity, ok bool) {
+func (l *loop) authenticate(hs *wsproto.Handshake) (id Identity, ok bool) {
 	s := l.s
 	if s.cfg.Auth == nil {
 		if len(l.hs.queryUser) > 0 {

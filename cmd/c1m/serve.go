@@ -14,6 +14,7 @@ import (
 
 	"c1m/broadcast"
 	"c1m/server"
+	"c1m/sysctl"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -124,7 +125,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	limit, err := server.RaiseFileLimit()
+	limit, err := sysctl.RaiseFileLimit()
 	if err != nil {
 		log.Warn("cannot raise the open-files limit", "err", err)
 	}
