@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"c1m/sysctl"
 )
 
 // Comparison is the report of a --compare run: the same workers and
@@ -47,7 +49,7 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 	if len(cfg.Targets) > 0 {
 		return nil, errCompareTargets
 	}
-	limit, err := fileLimit()
+	limit, err := sysctl.RaiseFileLimit()
 	if err != nil {
 		return nil, err
 	}

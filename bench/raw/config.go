@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"time"
 
-	"c1m/poller"
+	"c1m/internal/netaddr"
 )
 
 // Defaults.
@@ -116,7 +116,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("raw: cannot create the server: syscall %q: want send or write", c.Syscall)
 	case c.HandshakeTimeout < 0:
 		return c, fmt.Errorf("raw: cannot create the server: negative handshake timeout %v", c.HandshakeTimeout)
-	case c.APIKey == "" && !poller.IsLoopback(c.APIAddr):
+	case c.APIKey == "" && !netaddr.IsLoopback(c.APIAddr):
 		return c, ErrAPIKeyRequired
 	}
 	return c, nil

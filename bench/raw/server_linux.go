@@ -17,6 +17,7 @@ import (
 
 	"c1m/bench/internal/pubapi"
 	"c1m/poller"
+	"c1m/sysctl"
 	"c1m/wsproto"
 )
 
@@ -78,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := poller.RaiseFileLimit()
+	limit, err := sysctl.RaiseFileLimit()
 	if err != nil {
 		return nil, fmt.Errorf("raw: cannot read the open-files limit: %w", err)
 	}
