@@ -39,6 +39,16 @@ type Config struct {
 	Publish []string
 	APIKey  string
 
+	// JWTSecret (HS256, at least 32 bytes) or JWTPrivateKey (a PEM file,
+	// RS256 or ES256) makes the workers mint one token per connection
+	// (user id bench-<n>) and the local c1m servers verify them
+	// (--jwt-secret, or --jwt-public-key with the key's public half), so
+	// that a run measures a production configuration; unset, the c1m
+	// servers run --auth=none. The raw floor and the baseline ignore the
+	// tokens.
+	JWTSecret     string
+	JWTPrivateKey string
+
 	Broadcasts   int           // broadcast scenario: messages to everyone, 10
 	Size         int           // message size in bytes, 64
 	Interval     time.Duration // between broadcasts, 1 s
@@ -169,6 +179,8 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("cannot use --slow-fraction %g: want 0 to 1", c.SlowFraction)
 	case len(c.Targets) > 0 && len(c.Publish) == 0 && c.needsPublish():
 		return fmt.Errorf("cannot run broadcast scenarios against --target servers without --publish URLs")
+	case c.JWTSecret != "" && c.JWTPrivateKey != "":
+		return fmt.Errorf("cannot use both --jwt-secret and --jwt-private-key: give one")
 	case c.Handler != "app" && c.Handler != "discard":
 		return fmt.Errorf("cannot run handler %q: want app or discard", c.Handler)
 	case c.Handler == "discard" && c.needsPublish():
@@ -201,6 +213,17 @@ func (c *Config) has(s string) bool {
 
 func (c *Config) needsPublish() bool {
 	return c.has(ScenarioBroadcast) || c.has(ScenarioSlow) || c.has(ScenarioRooms) || c.has(ScenarioChurn)
+}
+
+// minter returns the run's token Minter, nil without JWT settings.
+func (c *Config) minter() (*Minter, error) {
+	switch {
+	case c.JWTSecret != "":
+		return NewHS256Minter([]byte(c.JWTSecret))
+	case c.JWTPrivateKey != "":
+		return NewKeyMinter(c.JWTPrivateKey)
+	}
+	return nil, nil
 }
 
 // perProcessConns is how many connections one process may hold under the

@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -55,7 +58,22 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	minter, err := cfg.minter()
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
+	r.rep.Auth = "none"
+	var pubKey string
+	if minter != nil {
+		r.rep.Auth = minter.Alg()
+		if pubKey, err = writePublicKey(minter); err != nil {
+			return nil, err
+		}
+		if pubKey != "" {
+			defer os.RemoveAll(filepath.Dir(pubKey))
+		}
+	}
 	r.rep.Preflight = notes
 	for _, n := range notes {
 		r.logf("preflight: %s", n)
@@ -68,7 +86,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		publish = cfg.Publish
 	} else {
-		r.servers, err = startServers(ctx, &cfg)
+		r.servers, err = startServers(ctx, &cfg, pubKey)
 		defer stopServers(r.servers)
 		if err != nil {
 			return nil, err
@@ -90,6 +108,9 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	r.workers, err = startWorkers(ctx, &cfg, targets)
 	defer stopWorkers(r.workers)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.waitReady(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.ramp(ctx); err != nil {
@@ -143,6 +164,59 @@ func (r *runner) logf(format string, args ...any) {
 	if r.cfg.Progress != nil {
 		fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
 	}
+}
+
+// waitReady waits until every worker has minted its tokens, then starts
+// them all at once.
+func (r *runner) waitReady(ctx context.Context) error {
+	for ctx.Err() == nil {
+		ready, minted := true, 0
+		for _, w := range r.workers {
+			p := w.progress()
+			ready = ready && p.Ready
+			minted += p.Minted
+			r.rep.TokenMintSeconds = max(r.rep.TokenMintSeconds, p.MintSeconds)
+		}
+		if ready {
+			break
+		}
+		if err := workersFailed(r.workers); err != nil {
+			return err
+		}
+		if r.rep.Auth != "none" {
+			r.st.update("minting %s tokens: %d of %d", r.rep.Auth, minted, r.cfg.Conns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.rep.Auth != "none" {
+		r.logf("minted %d %s tokens in %.2f s", r.cfg.Conns, r.rep.Auth, r.rep.TokenMintSeconds)
+	}
+	_, err := doAll(r.workers, Command{Cmd: "start"})
+	return err
+}
+
+// writePublicKey writes the public key of an RS256 or ES256 Minter to a
+// file of a new temporary directory, for the c1m servers'
+// --jwt-public-key, and returns its path ("" for HS256). The caller
+// removes the directory.
+func writePublicKey(m *Minter) (string, error) {
+	b, err := m.PublicKeyPEM()
+	if errors.Is(err, errNoPublicKey) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "c1m-bench-jwt-")
+	if err != nil {
+		return "", fmt.Errorf("cannot write the JWT public key: %w", err)
+	}
+	path := filepath.Join(dir, "public.pem")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("cannot write the JWT public key: %w", err)
+	}
+	return path, nil
 }
 
 // ramp waits until every worker has opened or given up on its

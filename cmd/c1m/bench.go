@@ -62,6 +62,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	targets := fs.String("target", "", "comma-separated ws:// URLs of servers already running (default: start local servers)")
 	publish := fs.String("publish", "", "comma-separated publish API URLs of those servers")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "bearer key for --publish (prefer C1M_API_KEY)")
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", "", "HS256 secret (at least 32 bytes): the workers send one token per connection (user bench-<n>) and the local c1m servers verify it")
+	fs.StringVar(&cfg.JWTPrivateKey, "jwt-private-key", "", "PEM private key file (RSA: RS256, P-256: ES256) the workers sign their tokens with; the local c1m servers get its public key")
 	out := fs.String("out", "", "report directory (default bench-results/<timestamp>)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
@@ -175,8 +177,24 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxInFlight, "in-flight", 0, "connection attempts under way at once (0: 2048)")
 	fs.IntVar(&cfg.Retries, "retries", 0, "retries of a failed connection, with backoff (0: 5)")
 	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "fraction designated for the slow scenario")
+	fs.BoolVar(&cfg.WaitStart, "wait-start", false, `wait for the "start" command before connecting`)
+	jwtKey := fs.String("jwt-private-key", "", "PEM private key (RS256 or ES256) to mint one token per connection with; an HS256 secret comes in C1M_BENCH_JWT_SECRET")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	var err error
+	switch secret := os.Getenv("C1M_BENCH_JWT_SECRET"); {
+	case secret != "" && *jwtKey != "":
+		fmt.Fprintln(stderr, "c1m bench worker: give an HS256 secret or --jwt-private-key, not both.")
+		return 2
+	case secret != "":
+		cfg.Minter, err = bench.NewHS256Minter([]byte(secret))
+	case *jwtKey != "":
+		cfg.Minter, err = bench.NewKeyMinter(*jwtKey)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
+		return 2
 	}
 	for _, t := range strings.Split(*targets, ",") {
 		tg, err := bench.ParseTarget(strings.TrimSpace(t))
@@ -186,7 +204,6 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.Targets = append(cfg.Targets, tg)
 	}
-	var err error
 	if cfg.Sources, err = bench.ParseSources(*sources); err != nil {
 		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
 		return 2
