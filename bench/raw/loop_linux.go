@@ -39,13 +39,6 @@ const (
 // frame the endpoint does not process further data).
 var errStop = errors.New("raw: close frame received")
 
-// hsDeadline is a socket waiting for its upgrade request.
-type hsDeadline struct {
-	fd  int32
-	gen uint32
-	due time.Time
-}
-
 // loop is one epoll loop: it accepts from the shared listener, upgrades,
 // reads (pings get pongs, a close gets a close), and flushes the queues
 // of the sockets it accepted. One goroutine runs it.
@@ -59,8 +52,11 @@ type loop struct {
 	rcfg    wsproto.Config
 	rd      wsproto.Reader // scratch for sockets with no partial frame
 	sink    sink
-	hsq     []hsDeadline
-	lastHSQ time.Time
+	// handshakes counts this loop's sockets waiting for their upgrade
+	// request; while there are any, sweepHandshakes walks the table once a
+	// second. Loop only.
+	handshakes int
+	lastSweep  time.Time
 	cb      func(fd int, ev poller.Events) error
 	done    chan struct{}
 }
@@ -93,8 +89,8 @@ func (l *loop) run() {
 			}
 			break
 		}
-		if now := time.Now(); now.Sub(l.lastHSQ) >= time.Second {
-			l.lastHSQ = now
+		if now := time.Now(); l.handshakes > 0 && now.Sub(l.lastSweep) >= time.Second {
+			l.lastSweep = now
 			l.sweepHandshakes(now)
 		}
 	}
@@ -155,9 +151,10 @@ func (l *loop) acceptMany() {
 		c.mu.Lock()
 		c.state = stHandshake
 		c.loop = uint8(l.id)
-		gen := c.gen
+		c.since = uint32(time.Since(s.startT) / time.Second)
 		c.mu.Unlock()
 		s.live.Add(1)
+		l.handshakes++
 		for {
 			m := s.maxFD.Load()
 			if int64(fd) < m || s.maxFD.CompareAndSwap(m, int64(fd)+1) {
@@ -167,31 +164,27 @@ func (l *loop) acceptMany() {
 		if err := l.p.Add(fd, poller.EventRead); err != nil {
 			s.log.Warn("cannot register connection", "err", err)
 			s.closeConn(fd, c, hsBadRequest)
-			continue
 		}
-		l.hsq = append(l.hsq, hsDeadline{fd: int32(fd), gen: gen, due: time.Now().Add(s.cfg.HandshakeTimeout)})
 	}
 }
 
-// sweepHandshakes closes the sockets whose upgrade request did not arrive
-// in time, and forgets the ones that upgraded or closed.
+// sweepHandshakes closes this loop's sockets whose upgrade request did not
+// arrive within the handshake timeout (to the second). It walks the
+// table, which costs nothing per socket in memory; it runs only while
+// handshakes are pending.
 func (l *loop) sweepHandshakes(now time.Time) {
-	keep := l.hsq[:0]
-	for _, h := range l.hsq {
-		c := &l.s.table[h.fd]
+	s := l.s
+	limit := int64(now.Sub(s.startT)/time.Second) - int64((s.cfg.HandshakeTimeout+time.Second-1)/time.Second)
+	hi := int(s.maxFD.Load())
+	for fd := 0; fd < hi; fd++ {
+		c := &s.table[fd]
 		c.mu.Lock()
-		waiting := c.state == stHandshake && c.gen == h.gen
+		late := c.state == stHandshake && int(c.loop) == l.id && int64(c.since) <= limit
 		c.mu.Unlock()
-		switch {
-		case !waiting:
-		case now.After(h.due):
-			l.s.closeConn(int(h.fd), c, hsTimeout)
-		default:
-			keep = append(keep, h)
+		if late {
+			s.closeConn(fd, c, hsTimeout)
 		}
 	}
-	clear(l.hsq[len(keep):])
-	l.hsq = keep
 }
 
 // readHandshake gathers the request head (usually one read), upgrades
@@ -244,6 +237,7 @@ func (l *loop) readHandshake(fd int, c *conn) {
 	c.mu.Lock()
 	c.state = stOpen
 	c.mu.Unlock()
+	l.handshakes--
 	s.open.Add(1)
 	s.m.opened.Inc()
 	if len(rest) > 0 {

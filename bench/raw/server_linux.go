@@ -30,15 +30,15 @@ const (
 )
 
 // conn is one socket, stored by value in the fd-indexed table (40 bytes).
-// mu guards state, loop, gen and out, and every write to the socket once it
-// is open: the writers of a broadcast and the owning loop (pongs, close
-// echoes, flushes) take it, so frames never interleave. hs and rd belong to
-// the owning loop alone.
+// mu guards state, loop, since and out, and every write to the socket once
+// it is open: the writers of a broadcast and the owning loop (pongs, close
+// echoes, flushes) take it, so frames never interleave. hs and rd belong
+// to the owning loop alone.
 type conn struct {
 	mu    sync.Mutex
 	state uint8
 	loop  uint8  // index of the loop that accepted it and owns the fd
-	gen   uint32 // bumped on every close, so a stale handshake deadline is ignored
+	since uint32 // when it was accepted, in seconds since Start (the handshake deadline)
 	hs    *[]byte
 	rd    *wsproto.Reader
 	out   *outQueue
@@ -56,6 +56,7 @@ type Server struct {
 	loops []*loop
 	send  func(fd int, b []byte) (int, error)
 
+	startT   time.Time    // Start's time, the origin of conn.since
 	maxFD    atomic.Int64 // one past the highest fd accepted: a broadcast's bound
 	open     atomic.Int64 // upgraded connections
 	live     atomic.Int64 // accepted sockets
@@ -101,6 +102,7 @@ func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return ErrStarted
 	}
+	s.startT = time.Now()
 	lfd, err := poller.Listen(s.cfg.Addr, poller.ListenConfig{})
 	if err != nil {
 		return fmt.Errorf("raw: %w", err)
@@ -244,29 +246,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // socket that never upgraded). Only the owning loop calls it.
 func (s *Server) closeConn(fd int, c *conn, why string) {
 	c.mu.Lock()
-	st := c.state
+	st, owner := c.state, c.loop
 	if st == stFree {
 		c.mu.Unlock()
 		return
 	}
 	c.state = stFree
-	c.gen++
 	c.out = nil
-	c.mu.Unlock()
+	// The loop-owned fields are reset under the lock too: once the fd is
+	// closed its number may be accepted by another loop, and the lock is
+	// what orders this loop's last writes before that loop's first.
 	if c.rd != nil {
 		c.rd.Reset()
 		c.rd = nil
 	}
 	c.hs = nil
-	_ = unix.Close(fd)
+	c.mu.Unlock()
+	// Counted before the close, so that whoever sees the socket closed
+	// sees it counted.
 	s.live.Add(-1)
-	if st == stHandshake {
+	switch {
+	case st == stHandshake:
+		s.loops[owner].handshakes--
 		s.m.handshakeFailure(why)
-		return
-	}
-	s.open.Add(-1)
-	if st != stClosing {
+	case st == stClosing:
 		// A writer that marked the connection closing counted its reason.
+		s.open.Add(-1)
+	default:
+		s.open.Add(-1)
 		s.m.closed(why)
 	}
+	_ = unix.Close(fd)
 }
