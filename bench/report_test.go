@@ -64,7 +64,7 @@ func sampleReport(server string, p99, cpu float64) *Report {
 			Latency:              Percentiles{P50: p99 / 2, P90: p99 * 0.9, P99: p99, P999: p99, Max: p99 * 1.1},
 			Probe:                Percentiles{P50: 1, P99: 10},
 			CPUMicrosPerDelivery: cpu, Closes: map[int]int{1013: 3},
-			CDF:                  [][2]float64{{0, 0}, {p99, 0.99}, {p99 * 1.1, 1}},
+			CDF: [][2]float64{{0, 0}, {p99, 0.99}, {p99 * 1.1, 1}},
 		}},
 		Preflight: []string{"net.core.somaxconn is low"},
 	}

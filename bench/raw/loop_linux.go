@@ -43,22 +43,22 @@ var errStop = errors.New("raw: close frame received")
 // reads (pings get pongs, a close gets a close), and flushes the queues
 // of the sockets it accepted. One goroutine runs it.
 type loop struct {
-	s       *Server
-	id      int
-	p       *poller.Poller
-	buf     []byte
-	wbuf    []byte
-	up      wsproto.Upgrader
-	rcfg    wsproto.Config
-	rd      wsproto.Reader // scratch for sockets with no partial frame
-	sink    sink
+	s    *Server
+	id   int
+	p    *poller.Poller
+	buf  []byte
+	wbuf []byte
+	up   wsproto.Upgrader
+	rcfg wsproto.Config
+	rd   wsproto.Reader // scratch for sockets with no partial frame
+	sink sink
 	// handshakes counts this loop's sockets waiting for their upgrade
 	// request; while there are any, sweepHandshakes walks the table once a
 	// second. Loop only.
 	handshakes int
 	lastSweep  time.Time
-	cb      func(fd int, ev poller.Events) error
-	done    chan struct{}
+	cb         func(fd int, ev poller.Events) error
+	done       chan struct{}
 }
 
 func newLoop(s *Server, id int) (*loop, error) {
