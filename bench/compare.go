@@ -211,7 +211,9 @@ func (c *Comparison) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\n")
+	b.WriteString("\nMemory per connection is each server's RSS growth from before the ramp to the end of the hold ÷ connections held. " +
+		"A table sized to the open-files limit counts there only when its pages are first touched after the first sample (the floor's are, " +
+		"40 bytes per socket); pages touched at start-up count in RSS at full count only, so read both rows.\n\n")
 	chartLinks(&b, reportCharts(c.Runs))
 	for _, r := range c.Runs {
 		fmt.Fprintf(&b, "## %s\n\n", r.serverName())
