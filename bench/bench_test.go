@@ -89,9 +89,38 @@ func TestPlan(t *testing.T) {
 	f(1000000, 0, 0, 1100000, 1, 1, false)
 }
 
-func TestLineChartIsSVG(t *testing.T) {
-	s := lineChart("t <&>", "x", "y", [][2]float64{{0, 0}, {1, 2}, {2, 3}})
-	if !strings.HasPrefix(s, "<svg") || !strings.Contains(s, "<polyline") || !strings.Contains(s, "t &lt;&amp;&gt;") {
-		t.Fatalf("chart is not the expected SVG:\n%s", s)
+func TestParseServers(t *testing.T) {
+	f := func(in string, want string) {
+		t.Helper()
+		got, err := ParseServers(in)
+		if err != nil {
+			got = []string{"error: " + err.Error()}
+		}
+		if s := strings.Join(got, ","); !strings.Contains(s, want) {
+			t.Fatalf("ParseServers(%q) = %q, want %q", in, s, want)
+		}
 	}
+	f("raw,c1m,baseline", "raw,c1m,baseline")
+	f(" raw , c1m ", "raw,c1m")
+	f("raw", "error: cannot compare \"raw\": name at least two")
+	f("raw,raw", "error: cannot compare server \"raw\" twice")
+	f("raw,nginx", "error: cannot compare server \"nginx\"")
+	f("", "error:")
+}
+
+func TestConfigRefuses(t *testing.T) {
+	f := func(c Config, want string) {
+		t.Helper()
+		if c.Conns == 0 {
+			c.Conns = 10
+		}
+		err := c.defaults()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("defaults(%+v): %v, want an error with %q", c, err, want)
+		}
+	}
+	f(Config{Server: "nginx", Scenarios: []string{ScenarioIdle}}, "want c1m, raw or baseline")
+	f(Config{Server: ServerRaw, Scenarios: []string{ScenarioRooms}}, "rooms scenario on the raw server")
+	f(Config{Server: ServerBaseline, Scenarios: []string{ScenarioRooms}}, "rooms scenario on the baseline server")
+	f(Config{Scenarios: []string{ScenarioIdle}, JWTSecret: strings.Repeat("s", 32), JWTPrivateKey: "k.pem"}, "give one")
 }

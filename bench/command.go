@@ -7,8 +7,9 @@ import (
 // Command is one instruction from the orchestrator to a worker, a JSON
 // line on the worker's stdin.
 type Command struct {
-	// Cmd is "dump" (report and, with Reset, restart the histograms and
-	// counters), "slow" (stop reading on Fraction of the connections),
+	// Cmd is "start" (begin connecting, for a worker started with
+	// WaitStart), "dump" (report and, with Reset, restart the histograms
+	// and counters), "slow" (stop reading on Fraction of the connections),
 	// "join" (join rooms of RoomSize by global connection index) or
 	// "churn" (close and reopen Rate connections per second; 0 stops).
 	Cmd      string  `json:"cmd"`

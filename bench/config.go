@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,7 +21,14 @@ type Config struct {
 	Rate      int           // connects per second over all workers; 0: no cap
 	Sources   []netip.Addr  // source addresses; nil: DefaultSources
 	BasePort  int           // first local server port; metrics and API ports follow
-	Server    string        // "c1m" (default) or "baseline" (goroutine per connection)
+	// Server is "c1m" (default), "baseline" (goroutine per connection) or
+	// "raw" (the floor, bench/raw).
+	Server string
+	// Compare, when set, runs each server of the list in turn ("raw",
+	// "c1m", "baseline") with the same workers and scenarios, and writes
+	// one report with them side by side (RunCompare). Server is then
+	// ignored.
+	Compare []string
 	// Handler is the c1m servers' --handler: "app" (the default, what a
 	// deployment runs) or "discard" (the core server alone: no registry,
 	// no broadcast, for the idle memory of the connection layer).
@@ -30,6 +38,16 @@ type Config struct {
 	Targets []Target
 	Publish []string
 	APIKey  string
+
+	// JWTSecret (HS256, at least 32 bytes) or JWTPrivateKey (a PEM file,
+	// RS256 or ES256) makes the workers mint one token per connection
+	// (user id bench-<n>) and the local c1m servers verify them
+	// (--jwt-secret, or --jwt-public-key with the key's public half), so
+	// that a run measures a production configuration; unset, the c1m
+	// servers run --auth=none. The raw floor and the baseline ignore the
+	// tokens.
+	JWTSecret     string
+	JWTPrivateKey string
 
 	Broadcasts   int           // broadcast scenario: messages to everyone, 10
 	Size         int           // message size in bytes, 64
@@ -58,6 +76,9 @@ type Config struct {
 	Terminal    bool      // Progress is a terminal: redraw one line
 }
 
+// defaultBasePort is the first local server port when none is given.
+const defaultBasePort = 18080
+
 // Scenario names.
 const (
 	ScenarioIdle      = "idle"
@@ -66,6 +87,27 @@ const (
 	ScenarioRooms     = "rooms"
 	ScenarioChurn     = "churn"
 )
+
+// ParseServers parses a --compare list: known servers, no repeats.
+func ParseServers(s string) ([]string, error) {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		x = strings.TrimSpace(x)
+		switch {
+		case x == "":
+		case !validServer(x):
+			return nil, fmt.Errorf("cannot compare server %q: want raw, c1m or baseline", x)
+		case slices.Contains(out, x):
+			return nil, fmt.Errorf("cannot compare server %q twice", x)
+		default:
+			out = append(out, x)
+		}
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("cannot compare %q: name at least two servers (raw, c1m, baseline)", s)
+	}
+	return out, nil
+}
 
 // ParseScenarios parses a comma-separated scenario list.
 func ParseScenarios(s string) ([]string, error) {
@@ -91,7 +133,7 @@ func (c *Config) defaults() error {
 		c.Sources = DefaultSources()
 	}
 	if c.BasePort == 0 {
-		c.BasePort = 18080
+		c.BasePort = defaultBasePort
 	}
 	if c.RampTimeout == 0 {
 		c.RampTimeout = 10 * time.Minute
@@ -129,22 +171,35 @@ func (c *Config) defaults() error {
 	switch {
 	case c.Conns < 1:
 		return fmt.Errorf("cannot run: --conns must be at least 1, got %d", c.Conns)
-	case c.Server != "c1m" && c.Server != "baseline":
-		return fmt.Errorf("cannot run server %q: want c1m or baseline", c.Server)
+	case !validServer(c.Server):
+		return fmt.Errorf("cannot run server %q: want c1m, raw or baseline", c.Server)
 	case c.Size < 32 || c.Size > 1<<20:
 		return fmt.Errorf("cannot use --size %d: want 32 bytes to 1 MiB", c.Size)
 	case c.SlowFraction < 0 || c.SlowFraction >= 1:
 		return fmt.Errorf("cannot use --slow-fraction %g: want 0 to 1", c.SlowFraction)
 	case len(c.Targets) > 0 && len(c.Publish) == 0 && c.needsPublish():
 		return fmt.Errorf("cannot run broadcast scenarios against --target servers without --publish URLs")
+	case c.JWTSecret != "" && c.JWTPrivateKey != "":
+		return fmt.Errorf("cannot use both --jwt-secret and --jwt-private-key: give one")
 	case c.Handler != "app" && c.Handler != "discard":
 		return fmt.Errorf("cannot run handler %q: want app or discard", c.Handler)
 	case c.Handler == "discard" && c.needsPublish():
 		return fmt.Errorf("cannot run message scenarios with --handler discard: it has no publish API")
-	case c.Server == "baseline" && c.has(ScenarioRooms):
-		return fmt.Errorf("cannot run the rooms scenario on the baseline server: it has no rooms")
+	case c.Server != ServerC1M && c.has(ScenarioRooms):
+		return fmt.Errorf("cannot run the rooms scenario on the %s server: it has no rooms", c.Server)
 	}
 	return nil
+}
+
+// Servers the orchestrator can run.
+const (
+	ServerC1M      = "c1m"
+	ServerRaw      = "raw"
+	ServerBaseline = "baseline"
+)
+
+func validServer(s string) bool {
+	return s == ServerC1M || s == ServerRaw || s == ServerBaseline
 }
 
 func (c *Config) has(s string) bool {
@@ -158,6 +213,17 @@ func (c *Config) has(s string) bool {
 
 func (c *Config) needsPublish() bool {
 	return c.has(ScenarioBroadcast) || c.has(ScenarioSlow) || c.has(ScenarioRooms) || c.has(ScenarioChurn)
+}
+
+// minter returns the run's token Minter, nil without JWT settings.
+func (c *Config) minter() (*Minter, error) {
+	switch {
+	case c.JWTSecret != "":
+		return NewHS256Minter([]byte(c.JWTSecret))
+	case c.JWTPrivateKey != "":
+		return NewKeyMinter(c.JWTPrivateKey)
+	}
+	return nil, nil
 }
 
 // perProcessConns is how many connections one process may hold under the

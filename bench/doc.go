@@ -3,6 +3,14 @@
 // an orchestrator that starts `c1m serve` and worker processes, ramps,
 // samples memory, and writes a report.
 //
+// The orchestrator runs three servers alike: c1m, the floor (bench/raw,
+// the least a server can do for the scenarios) and the goroutine-per-
+// connection baseline (bench/baseline); Config.Compare runs several in
+// turn with the same workers and writes one report with their ratios to
+// the floor (RunCompare). With Config.JWTSecret or JWTPrivateKey the
+// workers send one token per connection (Minter) and the c1m servers
+// verify them.
+//
 // One worker process holds up to its open-files limit minus a reserve; the
 // orchestrator starts as many as the target needs. Source addresses are
 // spread over a set of loopback addresses and source ports are chosen by

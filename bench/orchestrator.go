@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -15,10 +18,32 @@ type runner struct {
 	servers []*serverProc
 	workers []*worker
 	rep     *Report
+	st      *statusPrinter
 }
 
-// Run executes the benchmark and writes its report to cfg.Out.
+// Run executes the benchmark and writes its report to cfg.Out. With
+// cfg.Compare it runs each server of the list in turn and writes one
+// comparison (see RunCompare); the returned Report is then the last run's.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if len(cfg.Compare) > 0 {
+		c, err := RunCompare(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c.Runs[len(c.Runs)-1], nil
+	}
+	rep, err := run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.write(cfg.Out); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// run executes one benchmark run and returns its report, unwritten.
+func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -33,7 +58,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: &cfg, rep: newReport(cfg)}
+	minter, err := cfg.minter()
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
+	r.rep.Auth = "none"
+	var pubKey string
+	if minter != nil {
+		r.rep.Auth = minter.Alg()
+		if pubKey, err = writePublicKey(minter); err != nil {
+			return nil, err
+		}
+		if pubKey != "" {
+			defer os.RemoveAll(filepath.Dir(pubKey))
+		}
+	}
 	r.rep.Preflight = notes
 	for _, n := range notes {
 		r.logf("preflight: %s", n)
@@ -46,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		publish = cfg.Publish
 	} else {
-		r.servers, err = startServers(ctx, &cfg)
+		r.servers, err = startServers(ctx, &cfg, pubKey)
 		defer stopServers(r.servers)
 		if err != nil {
 			return nil, err
@@ -68,6 +108,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.workers, err = startWorkers(ctx, &cfg, targets)
 	defer stopWorkers(r.workers)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.waitReady(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.ramp(ctx); err != nil {
@@ -112,16 +155,68 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.rep.ServerMetrics = scrapeMetrics(r.servers)
 	r.rep.ClosedByServer = sumProgress(r.workers).Closed
-	if err := r.rep.write(cfg.Out); err != nil {
-		return r.rep, err
-	}
 	return r.rep, nil
 }
 
+// logf prints a line of the run's log (after ending a status line).
 func (r *runner) logf(format string, args ...any) {
+	r.st.done()
 	if r.cfg.Progress != nil {
 		fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
 	}
+}
+
+// waitReady waits until every worker has minted its tokens, then starts
+// them all at once.
+func (r *runner) waitReady(ctx context.Context) error {
+	for ctx.Err() == nil {
+		ready, minted := true, 0
+		for _, w := range r.workers {
+			p := w.progress()
+			ready = ready && p.Ready
+			minted += p.Minted
+			r.rep.TokenMintSeconds = max(r.rep.TokenMintSeconds, p.MintSeconds)
+		}
+		if ready {
+			break
+		}
+		if err := workersFailed(r.workers); err != nil {
+			return err
+		}
+		if r.rep.Auth != "none" {
+			r.st.update("minting %s tokens: %d of %d", r.rep.Auth, minted, r.cfg.Conns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.rep.Auth != "none" {
+		r.logf("minted %d %s tokens in %.2f s", r.cfg.Conns, r.rep.Auth, r.rep.TokenMintSeconds)
+	}
+	_, err := doAll(r.workers, Command{Cmd: "start"})
+	return err
+}
+
+// writePublicKey writes the public key of an RS256 or ES256 Minter to a
+// file of a new temporary directory, for the c1m servers'
+// --jwt-public-key, and returns its path ("" for HS256). The caller
+// removes the directory.
+func writePublicKey(m *Minter) (string, error) {
+	b, err := m.PublicKeyPEM()
+	if errors.Is(err, errNoPublicKey) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "c1m-bench-jwt-")
+	if err != nil {
+		return "", fmt.Errorf("cannot write the JWT public key: %w", err)
+	}
+	path := filepath.Join(dir, "public.pem")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("cannot write the JWT public key: %w", err)
+	}
+	return path, nil
 }
 
 // ramp waits until every worker has opened or given up on its
@@ -154,12 +249,17 @@ func (r *runner) ramp(ctx context.Context) error {
 	return nil
 }
 
-// hold keeps the connections idle for Hold, sampling.
+// hold keeps the connections idle for Hold, sampling, and shows it.
 func (r *runner) hold(ctx context.Context) {
-	end := time.Now().Add(r.cfg.Hold)
+	start := time.Now()
+	end := start.Add(r.cfg.Hold)
 	for time.Now().Before(end) && ctx.Err() == nil {
 		time.Sleep(min(time.Until(end), time.Second))
 		t := sumProgress(r.workers)
-		r.rep.addSample(r.rep.Ramp+time.Since(end.Add(-r.cfg.Hold)), t.Open, sumRSS(r.servers))
+		rss := sumRSS(r.servers)
+		r.rep.addSample(r.rep.Ramp+time.Since(start), t.Open, rss)
+		r.st.update("hold: %.0f of %.0f s, %d open, %d closed by the server, server RSS %.0f MiB",
+			time.Since(start).Seconds(), r.cfg.Hold.Seconds(), t.Open, t.Closed, float64(rss)/(1<<20))
 	}
+	r.st.done()
 }

@@ -84,6 +84,7 @@ type phaseRun struct {
 	res     PhaseResult
 	start   time.Time
 	cpu0    float64
+	msgs0   int64 // messages the workers had received at the start
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	peakMu  sync.Mutex
@@ -94,7 +95,8 @@ func (r *runner) beginPhase(name string) (*phaseRun, error) {
 	if _, err := doAll(r.workers, Command{Cmd: "dump", Reset: true}); err != nil {
 		return nil, err
 	}
-	p := &phaseRun{r: r, res: PhaseResult{Name: name}, start: time.Now(), cpu0: sumCPU(r.servers), stop: make(chan struct{})}
+	p := &phaseRun{r: r, res: PhaseResult{Name: name}, start: time.Now(), cpu0: sumCPU(r.servers), stop: make(chan struct{}),
+		msgs0: sumProgress(r.workers).Messages}
 	p.res.RSSBefore = sumRSS(r.servers)
 	p.rssPeak = p.res.RSSBefore
 	p.wg.Add(1)
@@ -117,9 +119,16 @@ func (r *runner) beginPhase(name string) (*phaseRun, error) {
 	return p, nil
 }
 
+// published shows the phase's progress after its k-th of n publishes.
+func (p *phaseRun) published(k, n int) {
+	p.r.st.update("%s: %d of %d published, %d messages received, %.0f s",
+		p.res.Name, k, n, sumProgress(p.r.workers).Messages-p.msgs0, time.Since(p.start).Seconds())
+}
+
 // waitComplete polls the workers until every reading connection has
 // expect messages, or timeout.
 func (p *phaseRun) waitComplete(expect int, timeout time.Duration) {
+	defer p.r.st.done()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		ds, err := doAll(p.r.workers, Command{Cmd: "dump", Expect: expect})
@@ -134,6 +143,8 @@ func (p *phaseRun) waitComplete(expect int, timeout time.Duration) {
 		if complete == open {
 			return
 		}
+		p.r.st.update("%s: waiting for the last deliveries, %d of %d connections complete, %.0f s",
+			p.res.Name, complete, open, time.Since(p.start).Seconds())
 		time.Sleep(250 * time.Millisecond)
 	}
 }
@@ -192,6 +203,7 @@ func (r *runner) broadcastPhase(name string, n int, interval time.Duration, pub 
 			return PhaseResult{}, err
 		}
 		p.res.Messages++
+		p.published(k, n)
 		if k < n {
 			time.Sleep(interval)
 		}
@@ -219,6 +231,7 @@ func (r *runner) slowPhase(pub, flood *publisher) (PhaseResult, error) {
 			return PhaseResult{}, err
 		}
 		p.res.Messages++
+		p.published(k, slowMessages)
 		time.Sleep(slowInterval)
 	}
 	p.waitComplete(slowMessages, 120*time.Second)
@@ -274,6 +287,7 @@ func (r *runner) roomsPhase(pub *publisher) (PhaseResult, error) {
 				return PhaseResult{}, err
 			}
 			p.res.Messages++
+			p.published(p.res.Messages, per*rooms)
 			next = next.Add(gap)
 			if d := time.Until(next); d > 0 {
 				time.Sleep(d)
@@ -302,6 +316,8 @@ func (r *runner) churnPhase(pub *publisher) (PhaseResult, error) {
 			return PhaseResult{}, err
 		}
 		p.res.Messages++
+		p.r.st.update("churn: %d published, %d messages received, %.0f of %.0f s", k,
+			sumProgress(r.workers).Messages-p.msgs0, time.Since(p.start).Seconds(), r.cfg.Duration.Seconds())
 		time.Sleep(r.cfg.Interval)
 	}
 	if _, err := doAll(r.workers, Command{Cmd: "churn", Rate: 0}); err != nil {

@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-// serverProc is one local server child process: `c1m serve`, or the
-// goroutine-per-connection baseline.
+// serverProc is one local server child process: `c1m serve`, the floor
+// (`c1m bench raw-serve`) or the goroutine-per-connection baseline.
 type serverProc struct {
 	cmd                  *exec.Cmd
 	port, mport, apiPort int
@@ -32,25 +32,56 @@ func (s *serverProc) metricsURL() string {
 	return "http://127.0.0.1:" + strconv.Itoa(s.mport) + "/metrics"
 }
 
-func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
+// jwtEnv carries an HS256 secret to the child processes (never on their
+// command line, which any user of the box can read): C1M_JWT_SECRET is
+// what c1m serve reads for --jwt-secret, benchJWTSecretEnv what a worker
+// reads.
+const benchJWTSecretEnv = "C1M_BENCH_JWT_SECRET"
+
+// serverAuthArgs are a c1m server's authentication flags and environment
+// for the run: --auth=none, or the verification key matching the
+// workers' tokens (pubKey: the public key file for RS256/ES256).
+func serverAuthArgs(cfg *Config, pubKey string) (args, env []string) {
+	switch {
+	case cfg.JWTSecret != "":
+		return []string{"--auth", "jwt"}, []string{"C1M_JWT_SECRET=" + cfg.JWTSecret}
+	case cfg.JWTPrivateKey != "":
+		return []string{"--auth", "jwt", "--jwt-public-key", pubKey}, nil
+	}
+	return []string{"--auth", "none"}, nil
+}
+
+// startServers starts cfg.Servers local servers; pubKey is the JWT public
+// key file for c1m servers when the tokens are RS256 or ES256.
+func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverProc, error) {
 	var out []*serverProc
 	n := cfg.Servers
 	for i := 0; i < n; i++ {
 		s := &serverProc{port: cfg.BasePort + i, mport: cfg.BasePort + n + i, apiPort: cfg.BasePort + 2*n + i}
 		var args []string
-		if cfg.Server == "baseline" {
+		switch cfg.Server {
+		case ServerBaseline:
 			// The baseline serves its metrics and API on one listener.
 			s.mport = s.apiPort
 			args = []string{"bench", "baseline-serve",
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
 				"--log-level", "error"}
-		} else {
+		case ServerRaw:
+			// So does the floor; it gets c1m's pending cap and send
+			// buffer, so that the slow scenario treats both alike.
+			s.mport = s.apiPort
+			args = []string{"bench", "raw-serve",
+				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
+				"--max-pending", strconv.Itoa(benchMaxPending), "--sndbuf", "16384",
+				"--log-level", "error"}
+		default:
 			args = []string{"serve",
 				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
-				"--handler", cfg.Handler, "--auth", "none", "--log-level", "error",
+				"--handler", cfg.Handler, "--log-level", "error",
 				// A 64 KiB pending cap: far above what a reader that
 				// keeps up ever has queued in these scenarios, small
 				// enough that the slow scenario's clients pass it fast.
@@ -65,8 +96,14 @@ func startServers(ctx context.Context, cfg *Config) ([]*serverProc, error) {
 			}
 			args = append(args, cfg.ServeArgs...)
 		}
+		var env []string
+		if cfg.Server == ServerC1M {
+			var auth []string
+			auth, env = serverAuthArgs(cfg, pubKey)
+			args = append(args, auth...)
+		}
 		s.cmd = exec.CommandContext(ctx, cfg.Exe, args...)
-		s.cmd.Env = childEnv(cfg)
+		s.cmd.Env = childEnv(cfg, env...)
 		s.cmd.Stderr = os.Stderr
 		if err := s.cmd.Start(); err != nil {
 			return out, fmt.Errorf("cannot start server %d: %w", i, err)
@@ -229,9 +266,19 @@ func startWorkers(ctx context.Context, cfg *Config, targets []string) ([]*worker
 		if cfg.has(ScenarioSlow) {
 			args = append(args, "--slow-fraction", strconv.FormatFloat(cfg.SlowFraction, 'g', -1, 64))
 		}
+		// Every worker mints its tokens, then waits for "start": the ramp
+		// is timed from the moment all of them are ready.
+		args = append(args, "--wait-start")
+		var env []string
+		switch {
+		case cfg.JWTSecret != "":
+			env = []string{benchJWTSecretEnv + "=" + cfg.JWTSecret}
+		case cfg.JWTPrivateKey != "":
+			args = append(args, "--jwt-private-key", cfg.JWTPrivateKey)
+		}
 		first += n
 		w := &worker{cmd: exec.CommandContext(ctx, cfg.Exe, args...), dumps: make(chan Dump, 1)}
-		w.cmd.Env = childEnv(cfg)
+		w.cmd.Env = childEnv(cfg, env...)
 		w.cmd.Cancel = func() error { return w.cmd.Process.Signal(syscall.SIGTERM) }
 		w.cmd.WaitDelay = 20 * time.Second
 		w.cmd.Stderr = os.Stderr
@@ -314,8 +361,18 @@ func workersFailed(ws []*worker) error {
 // spin looking for work cost more than a second P gains. Measured at
 // 200,000 connections over 11+11 processes: ramp 22,000/s against 16,800/s,
 // probe RTT p99 66 ms against 323 ms, broadcasts unchanged.
-func childEnv(cfg *Config) []string {
-	env := os.Environ()
+//
+// JWT settings of the orchestrator's own environment (C1M_JWT_*, a
+// developer's shell) are left out, so that only the run's own (extra)
+// reach the children: c1m serve would read them as flags.
+func childEnv(cfg *Config, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "C1M_JWT_") && !strings.HasPrefix(kv, benchJWTSecretEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, extra...)
 	if _, set := os.LookupEnv("GOMAXPROCS"); set || cfg.Servers+cfg.Workers <= runtime.NumCPU() {
 		return env
 	}

@@ -61,3 +61,46 @@ func (p *progressPrinter) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// statusPrinter shows what the run is doing after the ramp (the hold, the
+// scenarios): a redrawn line on a terminal, a plain line at most every
+// 2 s otherwise. done ends a redrawn line before other output.
+type statusPrinter struct {
+	w        io.Writer
+	terminal bool
+	last     time.Time
+	drawn    bool // a redrawn line is on the screen
+}
+
+func newStatusPrinter(w io.Writer, terminal bool) *statusPrinter {
+	return &statusPrinter{w: w, terminal: terminal}
+}
+
+// update shows a status line; it is dropped when the last one was shown
+// under 100 ms ago (2 s on a non-terminal).
+func (p *statusPrinter) update(format string, args ...any) {
+	if p.w == nil {
+		return
+	}
+	if since := time.Since(p.last); since < 100*time.Millisecond || !p.terminal && since < 2*time.Second {
+		return
+	}
+	p.last = time.Now()
+	line := fmt.Sprintf(format, args...)
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// done ends the redrawn line, if any, and lets the next update print at
+// once.
+func (p *statusPrinter) done() {
+	if p.w != nil && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+	p.drawn = false
+	p.last = time.Time{}
+}

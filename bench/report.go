@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ type Sample struct {
 type Report struct {
 	Command   string   `json:"command"`
 	Scenarios []string `json:"scenarios"`
-	Server    string   `json:"server"`  // c1m or baseline
+	Server    string   `json:"server"`  // c1m, raw or baseline
 	Handler   string   `json:"handler"` // the c1m servers' --handler
 	Machine   Machine  `json:"machine"`
 	Target    int      `json:"target_conns"`
@@ -52,6 +53,12 @@ type Report struct {
 	// BoxUsedBytes is MemTotal − MemAvailable at full count.
 	BoxUsedBytes int64    `json:"box_used_bytes"`
 	Samples      []Sample `json:"samples"`
+
+	// Auth is the client tokens: "none", or the JWT algorithm (HS256,
+	// RS256, ES256) of the one token per connection the workers minted,
+	// which took TokenMintSeconds (the slowest worker) before the ramp.
+	Auth             string  `json:"auth"`
+	TokenMintSeconds float64 `json:"token_mint_seconds"`
 
 	Phases        []PhaseResult      `json:"phases"`
 	ServerMetrics map[string]float64 `json:"server_metrics"`
@@ -107,19 +114,21 @@ func (r *Report) finish(before, after MemInfo) {
 
 // write stores report.json, report.md and the charts in dir.
 func (r *Report) write(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot create report directory: %w", err)
-	}
 	j, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("cannot encode report: %w", err)
 	}
-	files := map[string][]byte{
-		"report.json":     append(j, '\n'),
-		"report.md":       []byte(r.markdown()),
-		"memory.svg":      []byte(lineChart("Server RSS against connections open", "connections open", "server RSS (MiB)", r.memoryPoints())),
-		"connections.svg": []byte(lineChart("Connections per second during the ramp", "seconds", "connections opened per second", r.ratePoints())),
-		"latency.svg":     []byte(lineChart("Broadcast delivery latency (CDF)", "latency (ms)", "fraction delivered", r.latencyPoints())),
+	return writeReportFiles(dir, append(j, '\n'), r.markdown(), reportCharts([]*Report{r}))
+}
+
+// writeReportFiles writes report.json, report.md and the charts into dir.
+func writeReportFiles(dir string, js []byte, md string, charts []chart) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create report directory: %w", err)
+	}
+	files := map[string][]byte{"report.json": js, "report.md": []byte(md)}
+	for _, c := range charts {
+		files[c.File] = []byte(lineChart(c.Title, c.XLabel, c.YLabel, c.Series...))
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -127,6 +136,33 @@ func (r *Report) write(dir string) error {
 		}
 	}
 	return nil
+}
+
+// chart is one SVG file of a report.
+type chart struct {
+	File, Title, XLabel, YLabel string
+	Series                      []series
+}
+
+// reportCharts are the charts of one run, or of a comparison (one line
+// per run, named by its server).
+func reportCharts(runs []*Report) []chart {
+	mem := chart{File: "memory.svg", Title: "Server RSS against connections open", XLabel: "connections open", YLabel: "server RSS (MiB)"}
+	rate := chart{File: "connections.svg", Title: "Connections per second during the ramp", XLabel: "seconds", YLabel: "connections opened per second"}
+	lat := chart{File: "latency.svg", Title: "Broadcast delivery latency (CDF)", XLabel: "latency (ms)", YLabel: "fraction delivered"}
+	for _, r := range runs {
+		mem.Series = append(mem.Series, series{Name: r.Server, Pts: r.memoryPoints()})
+		rate.Series = append(rate.Series, series{Name: r.Server, Pts: r.ratePoints()})
+		lat.Series = append(lat.Series, series{Name: r.Server, Pts: r.latencyPoints()})
+	}
+	return []chart{mem, rate, lat}
+}
+
+// chartLinks embeds the charts in Markdown, as images next to the report.
+func chartLinks(b *strings.Builder, charts []chart) {
+	for _, c := range charts {
+		fmt.Fprintf(b, "![%s](%s)\n\n", c.Title, c.File)
+	}
 }
 
 func (r *Report) memoryPoints() [][2]float64 {
@@ -149,29 +185,65 @@ func (r *Report) ratePoints() [][2]float64 {
 	return pts
 }
 
-// latencyPoints is the CDF of the first broadcast phase.
+// latencyPoints is the CDF of the broadcast phase (else the first phase).
 func (r *Report) latencyPoints() [][2]float64 {
-	for _, p := range r.Phases {
-		if p.Name == ScenarioBroadcast {
-			return p.CDF
-		}
-	}
-	if len(r.Phases) > 0 {
-		return r.Phases[0].CDF
+	if p := r.broadcastPhase(); p != nil {
+		return p.CDF
 	}
 	return nil
 }
 
+// broadcastPhase is the phase a comparison reads latency and CPU from:
+// the broadcast scenario, else the first phase that delivered anything.
+func (r *Report) broadcastPhase() *PhaseResult {
+	for i := range r.Phases {
+		if r.Phases[i].Name == ScenarioBroadcast {
+			return &r.Phases[i]
+		}
+	}
+	for i := range r.Phases {
+		if r.Phases[i].Deliveries > 0 {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
+// serverName is how a report's title names its server.
+func (r *Report) serverName() string {
+	switch r.Server {
+	case ServerC1M:
+		return "c1m server (handler " + r.Handler + ")"
+	case ServerRaw:
+		return "raw floor server"
+	}
+	return r.Server + " server"
+}
+
 func (r *Report) markdown() string {
 	var b strings.Builder
-	m := r.Machine
-	fmt.Fprintf(&b, "# c1m bench: %s server (handler %s), %d connections, %s\n\n", r.Server, r.Handler, r.Target, strings.Join(r.Scenarios, ", "))
+	fmt.Fprintf(&b, "# c1m bench: %s, %d connections, %s\n\n", r.serverName(), r.Target, strings.Join(r.Scenarios, ", "))
 	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
-	fmt.Fprintf(&b, "Machine: %d cores, %.1f GiB, Linux %s, open-files limit %d, %s; started %s.\n\n",
-		m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.NoFile, m.GoVer, r.Start)
-	fmt.Fprintf(&b, "| measure | value |\n|---|---|\n")
-	row := func(k, f string, v ...any) { fmt.Fprintf(&b, "| %s | "+f+" |\n", append([]any{k}, v...)...) }
+	machineLine(&b, r.Machine, r.Start)
+	r.markdownBody(&b)
+	b.WriteString("\n")
+	chartLinks(&b, reportCharts([]*Report{r}))
+	return b.String()
+}
+
+func machineLine(b *strings.Builder, m Machine, start string) {
+	fmt.Fprintf(b, "Machine: %d cores, %.1f GiB, Linux %s, open-files limit %d, %s; started %s.\n\n",
+		m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.NoFile, m.GoVer, start)
+}
+
+// markdownBody writes the run's tables and preflight notes.
+func (r *Report) markdownBody(b *strings.Builder) {
+	fmt.Fprintf(b, "| measure | value |\n|---|---|\n")
+	row := func(k, f string, v ...any) { fmt.Fprintf(b, "| %s | "+f+" |\n", append([]any{k}, v...)...) }
 	row("server processes / worker processes", "%d / %d", r.Servers, r.Workers)
+	if r.Auth != "" && r.Auth != "none" {
+		row("client tokens", "%s, one per connection, minted in %.2f s before the ramp", r.Auth, r.TokenMintSeconds)
+	}
 	row("connections opened / held at the end", "%d / %d (%.2f%% of target)", r.Opened, r.Held, 100*float64(r.Held)/float64(max(r.Target, 1)))
 	row("failed after retries / retried attempts", "%d / %d", r.Failed, r.Retries)
 	row("closed by the server", "%d", r.ClosedByServer)
@@ -182,22 +254,40 @@ func (r *Report) markdown() string {
 	row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
 	if len(r.Phases) > 0 {
-		fmt.Fprintf(&b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries (per second) | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries (per second) | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, p := range r.Phases {
-			fmt.Fprintf(&b, "| %s | %d | %d / %d (%.3f%%)%s | %.1f / %.1f / %.1f / %.1f / %.1f | %.1f | %d (%.0f/s) | %.2f µs | %.0f → %.0f MiB | %v |\n",
+			fmt.Fprintf(b, "| %s | %d | %d / %d (%.3f%%)%s | %.1f / %.1f / %.1f / %.1f / %.1f | %.1f | %d (%.0f/s) | %.2f µs | %.0f → %.0f MiB | %s |\n",
 				p.Name, p.Messages, p.Complete, p.Receivers, 100*p.Completeness, phaseExtra(p),
 				p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.P999, p.Latency.Max, p.Probe.P99,
-				p.Deliveries, p.DeliveriesPerSecond, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), p.Closes)
+				p.Deliveries, p.DeliveriesPerSecond, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), formatCloses(p.Closes))
 		}
 	}
 	if len(r.Preflight) > 0 {
-		fmt.Fprintf(&b, "\nPreflight (what this box lacks for a run of this size):\n\n")
+		fmt.Fprintf(b, "\nPreflight (what this box lacks for a run of this size):\n\n")
 		for _, n := range r.Preflight {
-			fmt.Fprintf(&b, "- %s\n", n)
+			fmt.Fprintf(b, "- %s\n", n)
 		}
 	}
-	fmt.Fprintf(&b, "\nCharts: memory.svg (server RSS against connections), connections.svg (connections per second), latency.svg (broadcast latency CDF).\n")
-	return b.String()
+}
+
+// formatCloses writes close codes and counts as "1000 × 12, 1013 × 298",
+// by code, or "none".
+func formatCloses(m map[int]int) string {
+	codes := make([]int, 0, len(m))
+	for c, n := range m {
+		if n > 0 {
+			codes = append(codes, c)
+		}
+	}
+	if len(codes) == 0 {
+		return "none"
+	}
+	slices.Sort(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%d × %d", c, m[c])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func phaseExtra(p PhaseResult) string {

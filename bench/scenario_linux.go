@@ -24,9 +24,12 @@ type cmdReq struct {
 // commands other than dump). Safe from any goroutine.
 func (w *Worker) Do(cmd Command) (Dump, error) {
 	switch cmd.Cmd {
+	case "start":
+		w.startOnce.Do(func() { close(w.startCh) })
+		return Dump{}, nil
 	case "dump", "slow", "join", "churn":
 	default:
-		return Dump{}, fmt.Errorf("cannot run worker command %q: want dump, slow, join or churn", cmd.Cmd)
+		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join or churn", cmd.Cmd)
 	}
 	r := cmdReq{cmd: cmd, reply: make(chan Dump, 1)}
 	w.cmds <- r

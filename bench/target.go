@@ -55,9 +55,23 @@ func expectedAccept() string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// upgradeRequest is the handshake a worker sends to t.
-func upgradeRequest(t Target) []byte {
+// upgradeHead is the handshake a worker sends to t, without the blank
+// line that ends it (appendRequest adds the token, if any, and the end).
+func upgradeHead(t Target) []byte {
 	return []byte("GET " + t.Path + " HTTP/1.1\r\nHost: " + t.Addr.String() +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + benchKey +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		"\r\nSec-WebSocket-Version: 13\r\n")
+}
+
+// appendRequest appends the whole upgrade request: head, the token as the
+// `token.<jwt>` subprotocol when token is not empty (docs/protocol.md),
+// and the blank line.
+func appendRequest(dst, head []byte, token string) []byte {
+	dst = append(dst, head...)
+	if token != "" {
+		dst = append(dst, "Sec-WebSocket-Protocol: token."...)
+		dst = append(dst, token...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
 }

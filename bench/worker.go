@@ -34,6 +34,13 @@ type WorkerConfig struct {
 	// Total is the connection count over all workers; churn offsets a
 	// reconnection's endpoint by it. 0 means First+Conns.
 	Total int
+	// Minter, when set, gives every connection its own token (user id
+	// bench-<global index>), all minted before the first connect and sent
+	// as the token subprotocol.
+	Minter *Minter
+	// WaitStart holds the connects, once the tokens are minted, until the
+	// "start" command, so that the orchestrator times the ramp alone.
+	WaitStart bool
 }
 
 func (c WorkerConfig) total() int {
@@ -92,5 +99,10 @@ type Progress struct {
 	Messages int64     `json:"messages"` // data messages received
 	Pings    int64     `json:"pings"`    // pings answered
 	Done     bool      `json:"done"`     // every connection opened or failed
-	LastErr  string    `json:"last_err,omitempty"`
+	// Ready: the tokens are minted (Minted of them, in MintSeconds) and
+	// the worker connects, or waits for "start" (WaitStart).
+	Ready       bool    `json:"ready"`
+	Minted      int     `json:"minted,omitempty"`
+	MintSeconds float64 `json:"mint_seconds,omitempty"`
+	LastErr     string  `json:"last_err,omitempty"`
 }

@@ -62,7 +62,8 @@ type Worker struct {
 	p       *poller.Poller
 	table   []cconn
 	dsts    []unix.SockaddrInet4
-	reqs    [][]byte
+	reqs    [][]byte // upgrade request heads, per target
+	tokens  []string // per connection index, when minted
 	accept  []byte
 	buf     []byte
 	wbuf    []byte
@@ -86,6 +87,12 @@ type Worker struct {
 	lastProbe time.Time
 	lastSweep time.Time
 	rng       uint64
+
+	startCh   chan struct{} // closed by the "start" command
+	startOnce sync.Once
+	minted    atomic.Int64
+	mintNanos atomic.Int64
+	ready     atomic.Bool
 
 	// Counters, written by the loop, read by Snapshot from any goroutine.
 	open, pending, failed, retried, closed, messages, pings atomic.Int64
@@ -122,11 +129,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w.sink.w = w
 	w.cmds = make(chan cmdReq, 4)
+	w.startCh = make(chan struct{})
 	w.lat, w.probe, w.closes = newHist(), newHist(), map[int]int{}
 	w.rng = uint64(time.Now().UnixNano()) | 1
 	for _, t := range cfg.Targets {
 		w.dsts = append(w.dsts, unix.SockaddrInet4{Addr: t.Addr.Addr().As4(), Port: int(t.Addr.Port())})
-		w.reqs = append(w.reqs, upgradeRequest(t))
+		w.reqs = append(w.reqs, upgradeHead(t))
 	}
 	return w, nil
 }
@@ -143,6 +151,7 @@ func (w *Worker) Snapshot() Progress {
 		Type: "progress", T: time.Now(), Open: int(w.open.Load()), Pending: int(w.pending.Load()),
 		Failed: int(w.failed.Load()), Retries: int(w.retried.Load()), Closed: int(w.closed.Load()),
 		Messages: w.messages.Load(), Pings: w.pings.Load(), Done: w.done.Load(), LastErr: last,
+		Ready: w.ready.Load(), Minted: int(w.minted.Load()), MintSeconds: time.Duration(w.mintNanos.Load()).Seconds(),
 	}
 }
 
@@ -152,10 +161,28 @@ func (w *Worker) setErr(err error) {
 	w.errMu.Unlock()
 }
 
-// Run opens the connections and holds them until ctx ends, then closes
-// them all (with a close frame 1000) and returns.
+// Run mints the tokens (with a Minter), waits for Start (with WaitStart),
+// opens the connections and holds them until ctx ends, then closes them
+// all (with a close frame 1000) and returns.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.p.Close()
+	if m := w.cfg.Minter; m != nil {
+		t0 := time.Now()
+		toks, err := m.MintRange(w.cfg.First, w.cfg.Conns, &w.minted)
+		if err != nil {
+			return err
+		}
+		w.tokens = toks
+		w.mintNanos.Store(int64(time.Since(t0)))
+	}
+	w.ready.Store(true)
+	if w.cfg.WaitStart {
+		select {
+		case <-w.startCh:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	w.start = time.Now()
 	started := 0
 	inflight := 0
@@ -294,7 +321,12 @@ func (w *Worker) onEvent(fd int, c *cconn, ev poller.Events) {
 			w.drop(fd, c, err)
 			return
 		}
-		req := w.reqs[c.target]
+		tok := ""
+		if w.tokens != nil {
+			tok = w.tokens[c.idx]
+		}
+		w.wbuf = appendRequest(w.wbuf[:0], w.reqs[c.target], tok)
+		req := w.wbuf
 		if n, err := unix.Write(fd, req); n != len(req) {
 			w.drop(fd, c, fmt.Errorf("cannot send upgrade request: %v", err))
 			return

@@ -19,7 +19,7 @@ import (
 // closes them all on the server side.
 func TestWorkerHoldsAndAnswersPings(t *testing.T) {
 	s, err := server.New(server.Config{
-		Addr: "127.0.0.1:0", MetricsAddr: "-", PingInterval: 100 * time.Millisecond,
+		Addr: "127.0.0.1:0", MetricsAddr: "-", PingInterval: 250 * time.Millisecond,
 		Handler: server.Discard{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -49,12 +49,17 @@ func TestWorkerHoldsAndAnswersPings(t *testing.T) {
 	if p := w.Snapshot(); p.Open != n || p.Failed != 0 {
 		t.Fatalf("worker progress %+v, want %d open and none failed", p, n)
 	}
-	// Four ping intervals: without pongs the server would close them all
-	// (idle after two intervals).
-	time.Sleep(400 * time.Millisecond)
+	// Wait until every connection has been pinged about four times on
+	// average: more than the two intervals after which the server closes
+	// a connection that does not answer (idle). A count, not a sleep, so
+	// that a loaded box only makes the test slower.
+	deadline = time.Now().Add(30 * time.Second)
+	for w.Snapshot().Pings < 4*n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	p := w.Snapshot()
-	if p.Open != n || p.Closed != 0 || p.Pings < n {
-		t.Fatalf("after heartbeats: %+v, want %d open, 0 closed, ≥ %d pings answered", p, n, n)
+	if p.Open != n || p.Closed != 0 || p.Pings < 4*n {
+		t.Fatalf("after heartbeats: %+v, want %d open, 0 closed, ≥ %d pings answered", p, n, 4*n)
 	}
 	if got := s.Stats().Open; got != n {
 		t.Fatalf("server holds %d, want %d", got, n)

@@ -21,7 +21,8 @@ import (
 
 // runBench is `c1m bench`: the orchestrator; with "worker" first, one
 // client worker process; with "baseline-serve", the goroutine-per-
-// connection comparison server (both started by the orchestrator).
+// connection comparison server; with "raw-serve", the floor server (all
+// three started by the orchestrator).
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
@@ -29,6 +30,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return runBenchWorker(args[1:], stdout, stderr)
 		case "baseline-serve":
 			return runBaselineServe(args[1:], stdout, stderr)
+		case "raw-serve":
+			return runRawServe(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("c1m bench", flag.ContinueOnError)
@@ -37,7 +40,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Conns, "conns", 10000, "connections to open and hold")
 	fs.IntVar(&cfg.Servers, "servers", 0, "local server processes (0: as the open-files limit requires)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "client worker processes (0: as the open-files limit requires)")
-	fs.StringVar(&cfg.Server, "server", "c1m", "c1m, or baseline (goroutine per connection) for comparison")
+	fs.StringVar(&cfg.Server, "server", "c1m", "c1m, raw (the floor: a minimal epoll server of the benchmark's own) or baseline (goroutine per connection)")
+	compare := fs.String("compare", "", "run these servers in turn with the same workers and scenarios and write one report side by side, e.g. raw,c1m,baseline")
 	fs.StringVar(&cfg.Handler, "handler", "app", "the c1m servers' handler: app, or discard for the connection layer alone (idle only)")
 	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "idle hold at full count")
 	fs.IntVar(&cfg.Rate, "rate", 0, "connects per second over all workers (0: no cap)")
@@ -58,11 +62,27 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	targets := fs.String("target", "", "comma-separated ws:// URLs of servers already running (default: start local servers)")
 	publish := fs.String("publish", "", "comma-separated publish API URLs of those servers")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "bearer key for --publish (prefer C1M_API_KEY)")
+	fs.StringVar(&cfg.JWTSecret, "jwt-secret", "", "HS256 secret (at least 32 bytes): the workers send one token per connection (user bench-<n>) and the local c1m servers verify it")
+	fs.StringVar(&cfg.JWTPrivateKey, "jwt-private-key", "", "PEM private key file (RSA: RS256, P-256: ES256) the workers sign their tokens with; the local c1m servers get its public key")
 	out := fs.String("out", "", "report directory (default bench-results/<timestamp>)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	var err error
+	if *compare != "" {
+		if flagGiven(fs, "server") {
+			fmt.Fprintln(stderr, "c1m bench: give --server or --compare, not both.")
+			return 2
+		}
+		if *targets != "" {
+			fmt.Fprintln(stderr, "c1m bench: --compare starts each server itself; it cannot be combined with --target.")
+			return 2
+		}
+		if cfg.Compare, err = bench.ParseServers(*compare); err != nil {
+			fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+			return 2
+		}
+	}
 	if cfg.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
 		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 		return 2
@@ -101,17 +121,43 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	cfg.Terminal = isTerminal(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if len(cfg.Compare) > 0 {
+		comp, err := bench.RunCompare(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+			return 1
+		}
+		for _, rep := range comp.Runs {
+			printSummary(stdout, rep, rep.Server+": ")
+		}
+		fmt.Fprintf(stdout, "report in %s\n", cfg.Out)
+		return 0
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "held %d of %d connections; ramp %.1f s (%.0f conns/s); server user-space %.0f B/conn; kernel %.0f B/socket; report in %s\n",
-		rep.Held, rep.Target, rep.RampSeconds, rep.ConnRate, rep.ServerBytesPerConn, rep.KernelBytesPerSocket, cfg.Out)
-	for _, p := range rep.Phases {
-		fmt.Fprintln(stdout, p.String())
-	}
+	printSummary(stdout, rep, "")
+	fmt.Fprintf(stdout, "report in %s\n", cfg.Out)
 	return 0
+}
+
+// printSummary prints a run's figures, one line for the ramp and one per
+// scenario, each after prefix.
+func printSummary(w io.Writer, rep *bench.Report, prefix string) {
+	fmt.Fprintf(w, "%sheld %d of %d connections; ramp %.1f s (%.0f conns/s); server user-space %.0f B/conn; kernel %.0f B/socket\n",
+		prefix, rep.Held, rep.Target, rep.RampSeconds, rep.ConnRate, rep.ServerBytesPerConn, rep.KernelBytesPerSocket)
+	for _, p := range rep.Phases {
+		fmt.Fprintf(w, "%s%s\n", prefix, p.String())
+	}
+}
+
+// flagGiven reports whether name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // runBenchWorker is one client worker: it opens its connections, holds
@@ -131,8 +177,24 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxInFlight, "in-flight", 0, "connection attempts under way at once (0: 2048)")
 	fs.IntVar(&cfg.Retries, "retries", 0, "retries of a failed connection, with backoff (0: 5)")
 	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "fraction designated for the slow scenario")
+	fs.BoolVar(&cfg.WaitStart, "wait-start", false, `wait for the "start" command before connecting`)
+	jwtKey := fs.String("jwt-private-key", "", "PEM private key (RS256 or ES256) to mint one token per connection with; an HS256 secret comes in C1M_BENCH_JWT_SECRET")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	var err error
+	switch secret := os.Getenv("C1M_BENCH_JWT_SECRET"); {
+	case secret != "" && *jwtKey != "":
+		fmt.Fprintln(stderr, "c1m bench worker: give an HS256 secret or --jwt-private-key, not both.")
+		return 2
+	case secret != "":
+		cfg.Minter, err = bench.NewHS256Minter([]byte(secret))
+	case *jwtKey != "":
+		cfg.Minter, err = bench.NewKeyMinter(*jwtKey)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
+		return 2
 	}
 	for _, t := range strings.Split(*targets, ",") {
 		tg, err := bench.ParseTarget(strings.TrimSpace(t))
@@ -142,7 +204,6 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.Targets = append(cfg.Targets, tg)
 	}
-	var err error
 	if cfg.Sources, err = bench.ParseSources(*sources); err != nil {
 		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
 		return 2

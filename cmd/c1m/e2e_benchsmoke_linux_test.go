@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,8 @@ import (
 // slow scenario. It asserts what users rely on from the benchmark: every
 // connection got every broadcast, the slow clients were closed by the
 // servers without the others missing anything, and the report files exist
-// and parse.
+// and parse. Then a small --compare raw,c1m keeps the floor working
+// (benchCompareSmoke).
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the benchmark smoke takes about half a minute; run without -short")
@@ -109,5 +111,51 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		}
 		f.Close()
+	}
+	benchCompareSmoke(t)
+}
+
+// benchCompareSmoke runs `c1m bench --compare raw,c1m` at 5,000
+// connections: both servers hold every connection and deliver every
+// broadcast, and the one report parses and puts them side by side with
+// ratios to the floor.
+func benchCompareSmoke(t *testing.T) {
+	const conns, broadcasts = 5000, 5
+	dir := runBenchCmd(t, 2*time.Minute, "--compare", "raw,c1m", "--conns", strconv.Itoa(conns), "--servers", "1", "--workers", "1",
+		"--scenario", "idle,broadcast", "--broadcasts", strconv.Itoa(broadcasts), "--interval", "500ms", "--hold", "1s",
+		"--base-port", "30000")
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c bench.Comparison
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("the comparison's report.json does not parse: %v", err)
+	}
+	if strings.Join(c.Servers, ",") != "raw,c1m" || c.Floor != "raw" || len(c.Runs) != 2 {
+		t.Fatalf("comparison of %v (floor %q) with %d runs; want raw,c1m against raw", c.Servers, c.Floor, len(c.Runs))
+	}
+	for _, r := range c.Runs {
+		if r.Held != conns || r.Failed != 0 || len(r.Phases) != 1 {
+			t.Fatalf("%s: held %d, failed %d, %d phases; want all %d and the broadcast", r.Server, r.Held, r.Failed, len(r.Phases), conns)
+		}
+		if p := r.Phases[0]; p.Complete != conns || p.Extra != 0 || p.Deliveries != conns*broadcasts {
+			t.Fatalf("%s broadcast: %d/%d complete, %d deliveries; want every connection to get %d messages once", r.Server, p.Complete, p.Receivers, p.Deliveries, broadcasts)
+		}
+	}
+	rows := map[string]bench.CompareRow{}
+	for _, r := range c.Rows {
+		rows[r.Measure] = r
+	}
+	for _, m := range []string{"ramp", "server user-space memory per connection", "broadcast latency p50", "broadcast latency p99",
+		"broadcast latency max", "server CPU per delivery", "probe RTT p99 during the broadcasts"} {
+		r, ok := rows[m]
+		if !ok || len(r.Ratios) != 2 || r.Ratios[0] != 1 || !(r.Ratios[1] > 0) {
+			t.Errorf("row %q: %+v; want both values and c1m's ratio to the floor", m, r)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !strings.Contains(string(md), "| measure | raw | c1m | c1m ÷ raw |") || !strings.Contains(string(md), "](latency.svg)") {
+		t.Fatalf("the comparison's report.md: %v\n%s", err, md)
 	}
 }
