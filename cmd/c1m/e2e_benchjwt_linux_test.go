@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"c1m/bench"
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // runBenchCmd runs `c1m bench args...` (with --out in a fresh directory),

@@ -13,20 +13,23 @@ import (
 // from the map fails the test, so a new package must take its place in the
 // graph on purpose.
 var layers = map[string][]string{
-	"c1m/poller":             {},
-	"c1m/wsproto":            {},
-	"c1m/sysctl":             {},
-	"c1m/internal/netaddr":   {},
-	"c1m/broadcast":          {"c1m/wsproto"},
-	"c1m/server":             {"c1m/poller", "c1m/wsproto"},
-	"c1m/app":                {"c1m/server", "c1m/broadcast", "c1m/wsproto", "c1m/internal/netaddr"},
-	"c1m/bench":              {"c1m/poller", "c1m/wsproto", "c1m/sysctl"},
-	"c1m/bench/baseline":     {"c1m/broadcast", "c1m/sysctl", "c1m/internal/netaddr"},
-	"c1m/internal/c1mtest":   {"c1m/bench", "c1m/wsproto"},
-	"c1m/server/conformance": {},
-	"c1m/deploy":             {}, // tests of the deployment files only
+	"c1m/poller":           {},
+	"c1m/wsproto":          {},
+	"c1m/sysctl":           {},
+	"c1m/internal/netaddr": {},
+	"c1m/broadcast":        {"c1m/wsproto"},
+	"c1m/server":           {"c1m/poller", "c1m/wsproto"},
+	"c1m/app":              {"c1m/server", "c1m/broadcast", "c1m/wsproto", "c1m/internal/netaddr"},
+	"c1m/bench":            {"c1m/poller", "c1m/wsproto", "c1m/sysctl"},
+	"c1m/bench/baseline":   {"c1m/broadcast", "c1m/sysctl", "c1m/internal/netaddr", "c1m/bench/internal/pubapi"},
+	"c1m/bench/raw": {"c1m/poller", "c1m/wsproto", "c1m/sysctl", "c1m/broadcast", "c1m/internal/netaddr",
+		"c1m/bench/internal/pubapi"},
+	"c1m/bench/internal/pubapi": {},
+	"c1m/internal/c1mtest":      {"c1m/bench", "c1m/wsproto"},
+	"c1m/server/conformance":    {},
+	"c1m/deploy":                {}, // tests of the deployment files only
 	"c1m/cmd/c1m": {"c1m/app", "c1m/server", "c1m/broadcast", "c1m/wsproto", "c1m/sysctl",
-		"c1m/bench", "c1m/bench/baseline"},
+		"c1m/bench", "c1m/bench/baseline", "c1m/bench/raw"},
 }
 
 // testLayers are the extra packages a package's own tests may import:
