@@ -15,6 +15,7 @@ import (
 
 	"c1m/broadcast"
 	"c1m/poller"
+	"c1m/web"
 	"c1m/wsproto"
 )
 
@@ -39,6 +40,8 @@ type API struct {
 	s   *Server
 	srv *http.Server
 	ln  net.Listener
+
+	status *web.Status // the status page on this listener (status.go)
 }
 
 // ErrAPIKeyRequired is returned by StartAPI for a non-loopback address
@@ -66,6 +69,10 @@ func StartAPI(cfg APIConfig, app *App, s *Server) (*API, error) {
 	mux.HandleFunc("POST /v1/disconnect", a.auth(a.disconnect))
 	mux.HandleFunc("GET /v1/stats", a.auth(a.stats))
 	mux.HandleFunc("GET /v1/rooms/{room}", a.auth(a.room))
+	if err := a.startStatus(mux); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	mux.HandleFunc("/", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
 	}))
@@ -82,7 +89,10 @@ func StartAPI(cfg APIConfig, app *App, s *Server) (*API, error) {
 func (a *API) Addr() string { return a.ln.Addr().String() }
 
 // Shutdown stops the API.
-func (a *API) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
+func (a *API) Shutdown(ctx context.Context) error {
+	a.stopStatus()
+	return a.srv.Shutdown(ctx)
+}
 
 // auth checks the bearer key in constant time.
 func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {
