@@ -10,11 +10,6 @@ import (
 // errUnsupported: the benchmark's workers run on epoll.
 var errUnsupported = errors.New("bench: c1m bench runs on Linux only (epoll)")
 
-func fileLimit() (uint64, error) { return 0, errUnsupported }
-
-// RaiseFileLimit returns an error off Linux.
-func RaiseFileLimit() (uint64, error) { return 0, errUnsupported }
-
 // Worker is unavailable off Linux.
 type Worker struct{}
 

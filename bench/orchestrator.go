@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"c1m/sysctl"
 )
 
 // runner holds one run's processes.
@@ -20,7 +22,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	limit, err := fileLimit()
+	limit, err := sysctl.RaiseFileLimit()
 	if err != nil {
 		return nil, err
 	}

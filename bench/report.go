@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"c1m/sysctl"
 )
 
 // Sample is one point of the ramp: time, connections open, server RSS.
@@ -72,11 +72,11 @@ func newReport(cfg Config) *Report {
 	if mi, err := ReadMemInfo(); err == nil {
 		m.MemTotal = mi.Total
 	}
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	// uname(2)'s release, read where every platform can compile it.
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
 	}
-	m.NoFile, _ = fileLimit()
+	m.NoFile, _ = sysctl.RaiseFileLimit()
 	return &Report{
 		Command: cfg.Command, Scenarios: cfg.Scenarios, Server: cfg.Server, Handler: cfg.Handler, Machine: m, Target: cfg.Conns,
 		Servers: cfg.Servers, Workers: cfg.Workers, Start: time.Now().UTC().Format(time.RFC3339),

@@ -42,6 +42,3 @@ func Listen(addr string, cfg ListenConfig) (int, error) { return -1, ErrUnsuppor
 
 // LocalPort returns ErrUnsupported.
 func LocalPort(fd int) (int, error) { return 0, ErrUnsupported }
-
-// RaiseFileLimit returns ErrUnsupported.
-func RaiseFileLimit() (uint64, error) { return 0, ErrUnsupported }

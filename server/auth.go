@@ -68,6 +68,10 @@ const (
 
 var authReasons = []string{AuthMissing, AuthMalformed, AuthBadAlgorithm, AuthBadSignature, AuthExpired, AuthNoExpiry, AuthNoSubject, AuthBadClaims, AuthOrigin}
 
+// AuthReasons returns every value of c1m_auth_failures_total{reason}, in
+// a new slice.
+func AuthReasons() []string { return append([]string(nil), authReasons...) }
+
 // authReason returns err's reason for the metric.
 func authReason(err error) string {
 	var ae *AuthError

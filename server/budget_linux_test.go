@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"c1m/internal/c1mtest"
 	"c1m/wsproto"
 )
 
@@ -36,10 +37,10 @@ func TestUpgradeAllocs(t *testing.T) {
 	s := startServer(t, Config{Loops: 1})
 	c := dialRaw(t, s) // warm the pools and the loop
 	c.upgrade()
-	c.close()
-	eventually(t, 5e9, "warm-up socket freed", func() bool { return s.Stats().Sockets == 0 })
+	c.Close()
+	c1mtest.Eventually(t, 5e9, func() bool { return s.Stats().Sockets == 0 }, c1mtest.Say("warm-up socket freed"))
 	c = dialRaw(t, s)
-	c.close()
+	c.Close()
 	req := []byte(upgradeRequest)
 	// Preallocate the client's pieces; the cycle is socket, connect,
 	// write, read the 101, close: no allocation on the client side.
@@ -51,7 +52,7 @@ func TestUpgradeAllocs(t *testing.T) {
 		readHead(t, fd, buf)
 		closeFD(fd)
 	})
-	eventually(t, 5e9, "sockets freed", func() bool { return s.Stats().Sockets == 0 })
+	c1mtest.Eventually(t, 5e9, func() bool { return s.Stats().Sockets == 0 }, c1mtest.Say("sockets freed"))
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per upgrade, want 0", allocs)
 	}
@@ -67,7 +68,7 @@ func TestReadPathAllocs(t *testing.T) {
 	c := dialUpgraded(t, s)
 	frame := wsproto.AppendMaskedFrame(nil, true, wsproto.OpBinary, make([]byte, 200), testKey)
 	round := func() {
-		writeAll(t, c.fd, frame)
+		writeAll(t, c.FD(), frame)
 		if !c.readEvent() {
 			t.Fatal("no echo")
 		}
@@ -81,11 +82,11 @@ func TestReadPathAllocs(t *testing.T) {
 		// Wait until the server has read the first part, so that it
 		// really holds a partial frame between two reads.
 		in := s.m.bytesIn.Get()
-		writeAll(t, c.fd, frame[:50])
+		writeAll(t, c.FD(), frame[:50])
 		for s.m.bytesIn.Get() < in+50 {
 			runtime.Gosched()
 		}
-		writeAll(t, c.fd, frame[50:])
+		writeAll(t, c.FD(), frame[50:])
 		if !c.readEvent() {
 			t.Fatal("no echo")
 		}

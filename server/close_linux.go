@@ -3,9 +3,6 @@
 package server
 
 import (
-	"encoding/binary"
-	"time"
-
 	"golang.org/x/sys/unix"
 
 	"c1m/wsproto"
@@ -99,101 +96,9 @@ func (l *loop) finalClose(fd int32, sl *slot) {
 	_ = unix.Close(int(fd))
 	sl.mu.Unlock()
 	sl.lflags = 0
+	sl.tag = 0
 	l.owned--
 	s.live.Add(-1)
-}
-
-// fire runs when a connection's wheel entry is due.
-func (l *loop) fire(fd int32) {
-	s := l.s
-	sl := &s.table[fd]
-	switch sl.state {
-	case stHandshake:
-		// The handshake deadline passed (a slowloris or a silent socket).
-		s.m.hsFailures[hsTimeout].Inc()
-		l.sendAndLinger(fd, sl, wsproto.AppendHTTPError(l.wbuf[:0], 408, "handshake timeout"))
-	case stOpen:
-		pt := l.pingTicks()
-		if l.now-sl.seen >= 2*pt {
-			l.closeWith(fd, sl, wsproto.CloseGoingAway, "idle timeout", reasonIdle)
-			return
-		}
-		var p [8]byte
-		binary.BigEndian.PutUint64(p[:], uint64(time.Since(s.started)))
-		err := Conn{s: s, fd: fd, gen: sl.gen}.WriteMessage(wsproto.OpPing, p[:])
-		if err == ErrSlowConsumer {
-			l.closeWith(fd, sl, wsproto.CloseTryAgainLater, "slow consumer", reasonSlow)
-			return
-		}
-		l.wheel.schedule(s.table, fd, pt)
-	case stClosing:
-		// The peer did not finish the close handshake in time.
-		l.finalClose(fd, sl)
-	}
-}
-
-// drainStep sends close frames (1001 with a reconnect hint) to this loop's
-// connections at its share of Config.DrainRate per second, so that clients
-// reconnect to other nodes spread over time rather than in one stampede.
-func (l *loop) drainStep() {
-	s := l.s
-	if !l.drainOn {
-		l.drainOn = true
-		l.stopListening()
-		l.drainCursor = 0
-		l.drainBudget = 0
-		// Each loop drains its share of the rate in proportion to the
-		// sockets it owns, so that uneven loops still add up to
-		// Config.DrainRate overall.
-		l.drainShare = 1 / float64(len(s.loops))
-		if live := s.live.Load(); live > 0 {
-			l.drainShare = float64(l.owned) / float64(live)
-		}
-	}
-	perTick := float64(s.cfg.DrainRate) * l.tick.Seconds() * l.drainShare
-	l.drainBudget += perTick
-	if l.drainBudget > 2*perTick+1 {
-		l.drainBudget = 2*perTick + 1
-	}
-	for l.drainCursor < len(s.table) && l.drainBudget >= 1 {
-		fd := int32(l.drainCursor)
-		l.drainCursor++
-		sl := &s.table[fd]
-		if !l.owns(sl) {
-			continue
-		}
-		switch sl.state {
-		case stOpen:
-			l.drainBudget--
-			l.closeWith(fd, sl, wsproto.CloseGoingAway, DrainReason, reasonDrain)
-		case stHandshake:
-			l.reject(fd, sl, 503, "server is draining; reconnect to another node", hsDraining)
-		}
-	}
-	// No new sockets arrive while draining (the listeners are shut), so a
-	// loop that owns none is done, wherever its cursor is.
-	if l.owned == 0 {
-		s.loopDrained(l.id)
-	}
-}
-
-// DrainReason is the close reason sent with 1001 while draining: it tells
-// clients to reconnect, to another node, after a short random back-off.
-const DrainReason = "server draining; reconnect with jittered backoff"
-
-// forceCloseAll closes every socket the loop still owns (drain timeout).
-func (l *loop) forceCloseAll() {
-	s := l.s
-	for fd := range s.table {
-		sl := &s.table[fd]
-		if !l.owns(sl) {
-			continue
-		}
-		if sl.state == stOpen {
-			s.m.closed[reasonForced].Inc()
-		}
-		l.finalClose(int32(fd), sl)
-	}
 }
 
 // owns reports whether sl is a live socket of this loop. Another loop may

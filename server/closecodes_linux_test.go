@@ -35,11 +35,11 @@ func TestCloseCodes(t *testing.T) {
 		c := dialUpgraded(t, s)
 		act(c)
 		c.expectClose(code)
-		c.close()
+		c.Close()
 		// The rest of the server is unaffected.
 		bystander.sendFrame(true, wsproto.OpText, []byte(name))
-		if !bystander.readEvent() || string(bystander.got.last) != name {
-			t.Fatalf("%s: bystander echo failed: %q", name, bystander.got.last)
+		if !bystander.readEvent() || string(bystander.got().Last) != name {
+			t.Fatalf("%s: bystander echo failed: %q", name, bystander.got().Last)
 		}
 	}
 	// 1000: the client closes normally; the server echoes the code.
@@ -77,11 +77,11 @@ func TestCloseCodes(t *testing.T) {
 		_ = s.Shutdown(context.Background())
 	}()
 	c.expectClose(wsproto.CloseGoingAway)
-	if string(c.got.closeMsg) != DrainReason {
-		t.Fatalf("drain close reason %q, want %q", c.got.closeMsg, DrainReason)
+	if string(c.got().CloseReason) != DrainReason {
+		t.Fatalf("drain close reason %q, want %q", c.got().CloseReason, DrainReason)
 	}
-	c.close()
-	bystander.close()
+	c.Close()
+	bystander.Close()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

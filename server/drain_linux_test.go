@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"c1m/internal/c1mtest"
 	"c1m/wsproto"
 )
 
@@ -46,7 +47,7 @@ func TestDrainStopsAcceptingQuietly(t *testing.T) {
 		defer close(done)
 		_ = s.Shutdown(context.Background())
 	}()
-	eventually(t, 5*time.Second, "draining", func() bool { return s.Stats().Draining })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Stats().Draining }, c1mtest.Say("draining"))
 	// New connections are refused (or reset), never upgraded.
 	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.Port()), time.Second)
 	if err == nil {
@@ -60,7 +61,7 @@ func TestDrainStopsAcceptingQuietly(t *testing.T) {
 		conn.Close()
 	}
 	c.expectClose(wsproto.CloseGoingAway)
-	c.close()
+	c.Close()
 	<-done
 	if strings.Contains(logs.String(), "cannot accept") {
 		t.Fatalf("the loops complained about the shut listeners:\n%s", logs.String())

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"c1m/internal/c1mtest"
+
 	"github.com/coder/websocket"
 )
 
@@ -122,7 +124,7 @@ func TestCoderInterop(t *testing.T) {
 	if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatalf("close handshake: %v, want the server's close 1000", err)
 	}
-	eventually(t, 5*time.Second, "server to free the socket", func() bool { return s.Stats().Sockets == 0 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Stats().Sockets == 0 }, c1mtest.Say("server to free the socket"))
 }
 
 // interopPayload returns n bytes to echo. Text is valid UTF-8 made of

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"c1m/internal/c1mtest"
+
 	"github.com/gorilla/websocket"
 )
 
@@ -93,7 +95,7 @@ func TestGorillaCloseHandshake(t *testing.T) {
 	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Fatalf("after our close: %v, want the server's close 1000", err)
 	}
-	eventually(t, 5*time.Second, "server to free the socket", func() bool { return s.Stats().Sockets == 0 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Stats().Sockets == 0 }, c1mtest.Say("server to free the socket"))
 }
 
 func TestMessageTooBigClose(t *testing.T) {

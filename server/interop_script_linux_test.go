@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"c1m/internal/c1mtest"
 )
 
 // runInteropClient runs a client script from testdata/interop against a
@@ -49,5 +51,5 @@ func runInteropClient(t *testing.T, name string, args ...string) {
 	if err != nil {
 		t.Fatalf("%s: %v (its output is above)", cmd, err)
 	}
-	eventually(t, 5*time.Second, "server to free the socket", func() bool { return s.Stats().Sockets == 0 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Stats().Sockets == 0 }, c1mtest.Say("server to free the socket"))
 }

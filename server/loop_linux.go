@@ -43,7 +43,7 @@ type loop struct {
 
 	buf   []byte // shared read buffer
 	wbuf  []byte // scratch for handshake responses and control frames
-	rbuf  []byte // scratch for handler replies (Conn.replyBuf)
+	rbuf  []byte // scratch for handler replies (Conn.Scratch)
 	iov   [64]unix.Iovec
 	rd    wsproto.Reader // scratch reader for connections with no partial state
 	up    wsproto.Upgrader
@@ -327,4 +327,22 @@ func (s *Server) requestClose(fd int32, gen uint32, code wsproto.StatusCode, rea
 	l.inbox = append(l.inbox, closeReq{fd: fd, gen: gen, code: code, reason: reason, why: why})
 	l.inboxMu.Unlock()
 	_ = l.p.Wake()
+}
+
+// fire runs when a connection's wheel entry is due: the handshake
+// deadline, the next heartbeat, or the end of the close linger.
+func (l *loop) fire(fd int32) {
+	s := l.s
+	sl := &s.table[fd]
+	switch sl.state {
+	case stHandshake:
+		// The handshake deadline passed (a slowloris or a silent socket).
+		s.m.hsFailures[hsTimeout].Inc()
+		l.sendAndLinger(fd, sl, wsproto.AppendHTTPError(l.wbuf[:0], 408, "handshake timeout"))
+	case stOpen:
+		l.heartbeat(fd, sl)
+	case stClosing:
+		// The peer did not finish the close handshake in time.
+		l.finalClose(fd, sl)
+	}
 }

@@ -48,7 +48,7 @@ type serverMetrics struct {
 	writeQueued  *metrics.Counter
 }
 
-func newServerMetrics(loops int, open, live func() float64) *serverMetrics {
+func newServerMetrics(loops int, open, live, queued func() float64) *serverMetrics {
 	set := metrics.NewSet()
 	m := &serverMetrics{
 		set:         set,
@@ -65,6 +65,7 @@ func newServerMetrics(loops int, open, live func() float64) *serverMetrics {
 	}
 	set.NewGauge("c1m_connections", open)
 	set.NewGauge("c1m_sockets", live)
+	set.NewGauge("c1m_queued_bytes", queued)
 	for i := 0; i < loops; i++ {
 		m.loopBusy = append(m.loopBusy, set.NewFloatCounter(`c1m_loop_busy_seconds_total{loop="`+strconv.Itoa(i)+`"}`))
 	}

@@ -3,9 +3,7 @@
 package server
 
 import (
-	"encoding/binary"
 	"errors"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -15,125 +13,6 @@ import (
 // errStop ends a Feed after a close frame: RFC 6455 §5.5.1, after a Close
 // frame the endpoint does not process further data.
 var errStop = errors.New("server: stop feeding")
-
-// readHandshake gathers the HTTP head. A head that arrives in one read
-// (the usual case) is parsed straight from the loop buffer; only a head
-// split across reads is copied into a pooled, fixed-size hsBuf.
-func (l *loop) readHandshake(fd int32, sl *slot) {
-	s := l.s
-	max := s.cfg.MaxHeaderBytes
-	// A head in progress continues in its hsBuf; a new one lands in the
-	// loop buffer.
-	into := l.buf
-	if sl.hs != nil {
-		into = sl.hs.b[len(sl.hs.b):cap(sl.hs.b)]
-	}
-	n, err := readFD(int(fd), into)
-	if err == unix.EAGAIN {
-		return
-	}
-	if err != nil || n == 0 {
-		s.m.hsFailures[hsClosed].Inc()
-		l.finalClose(fd, sl)
-		return
-	}
-	s.m.bytesIn.Add(n)
-	data := l.buf[:n]
-	if sl.hs != nil {
-		sl.hs.b = sl.hs.b[:len(sl.hs.b)+n]
-		data = sl.hs.b
-	}
-	end := wsproto.RequestEnd(data)
-	if end < 0 || end > max {
-		if end > max || len(data) >= max {
-			// RFC 6585 §5: 431 Request Header Fields Too Large.
-			l.reject(fd, sl, 431, "request header fields too large", hsTooLarge)
-			return
-		}
-		if sl.hs == nil {
-			sl.hs = s.hsPool.get()
-			sl.hs.b = append(sl.hs.b, data...)
-		}
-		return
-	}
-	if sl.lflags&lflagReject != 0 {
-		if s.draining.Load() {
-			l.reject(fd, sl, 503, "server is draining; reconnect to another node", hsDraining)
-		} else {
-			l.reject(fd, sl, 503, "server at capacity; retry later", hsCapacity)
-		}
-		return
-	}
-	l.resetHandshakeScratch()
-	resp, hs, err := l.up.Upgrade(data[:end], l.wbuf[:0])
-	if err != nil {
-		s.m.hsFailures[hsBadRequest].Inc()
-		l.sendAndLinger(fd, sl, resp)
-		return
-	}
-	var ok bool
-	// The identity lives in the loop, not on the stack: passing a stack
-	// value's address to the Handler interface would move it to the heap
-	// on every upgrade.
-	l.ident, ok = l.authenticate(&hs)
-	if !ok {
-		l.reject(fd, sl, 401, "unauthorized: a valid token is required", hsUnauthorized)
-		return
-	}
-	if n, werr := writeFull(int(fd), resp); n != len(resp) {
-		// A fresh socket's send buffer always takes ~200 bytes; anything
-		// else means the peer is gone.
-		_ = werr
-		s.m.hsFailures[hsClosed].Inc()
-		l.finalClose(fd, sl)
-		return
-	}
-	s.m.bytesOut.Add(len(resp))
-	sl.mu.Lock()
-	sl.state = stOpen
-	sl.mu.Unlock()
-	s.open.Add(1)
-	s.m.opened.Inc()
-	// The first heartbeat lands at a random point of the interval, so that
-	// a million connections opened in a burst are pinged evenly spread,
-	// never all in one tick.
-	l.wheel.schedule(s.table, fd, 1+uint32(l.random()%uint64(l.pingTicks())))
-	s.cfg.Handler.OnOpen(Conn{s: s, fd: fd, gen: sl.gen}, &l.ident)
-	l.ident = Identity{}
-	rest := data[end:]
-	if len(rest) > 0 && sl.state == stOpen {
-		// Frames sent right behind the head (pipelined). rest may live
-		// in the hsBuf; Feed copies what it keeps, so release it after.
-		l.feed(fd, sl, rest)
-	}
-	if sl.hs != nil {
-		s.hsPool.put(sl.hs)
-		sl.hs = nil
-	}
-}
-
-func (l *loop) pingTicks() uint32 { return l.ticks(l.s.cfg.PingInterval) }
-
-// reject answers the handshake with an HTTP error and lingers.
-func (l *loop) reject(fd int32, sl *slot, status int, reason, metric string) {
-	l.s.m.hsFailures[metric].Inc()
-	l.sendAndLinger(fd, sl, wsproto.AppendHTTPError(l.wbuf[:0], status, reason))
-}
-
-// sendAndLinger writes an HTTP response to a connection still in the
-// handshake, half-closes it and waits for the client's FIN.
-func (l *loop) sendAndLinger(fd int32, sl *slot, resp []byte) {
-	_, _ = writeFull(int(fd), resp)
-	if sl.hs != nil {
-		l.s.hsPool.put(sl.hs)
-		sl.hs = nil
-	}
-	_ = unix.Shutdown(int(fd), unix.SHUT_WR)
-	sl.mu.Lock()
-	sl.state = stClosing
-	sl.mu.Unlock()
-	l.wheel.schedule(l.s.table, fd, l.ticks(l.s.cfg.CloseLinger))
-}
 
 // readFrames reads and parses an open connection's input.
 func (l *loop) readFrames(fd int32, sl *slot) {
@@ -241,21 +120,6 @@ func (k *loopSink) OnPing(payload []byte) error {
 		return nil
 	}
 	return err
-}
-
-// OnPong records the round trip of our heartbeat ping, whose payload is
-// the send time in nanoseconds since the server started. Unsolicited pongs
-// (RFC 6455 §5.5.3 allows them) carry anything else and are ignored.
-func (k *loopSink) OnPong(payload []byte) error {
-	if len(payload) != 8 {
-		return nil
-	}
-	sent := time.Duration(binary.BigEndian.Uint64(payload))
-	rtt := time.Since(k.l.s.started) - sent
-	if rtt >= 0 && rtt < time.Hour {
-		k.l.s.m.pingRTT.Update(rtt.Seconds())
-	}
-	return nil
 }
 
 // OnClose answers a close frame with the same code (RFC 6455 §5.5.1: "the

@@ -7,15 +7,11 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-
-	"c1m/poller"
 )
 
-// RaiseFileLimit raises RLIMIT_NOFILE's soft limit to its hard limit
-// (poller.RaiseFileLimit) and returns it.
-func RaiseFileLimit() (uint64, error) { return poller.RaiseFileLimit() }
-
-// fileLimit returns the current soft RLIMIT_NOFILE.
+// fileLimit returns the current soft RLIMIT_NOFILE: the fd table covers
+// every fd below it. Raising the limit is the caller's business
+// (sysctl.RaiseFileLimit, before New).
 func fileLimit() (int, error) {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"c1m/wsproto"
 )
 
@@ -63,6 +65,16 @@ func (s *Server) Stats() Stats {
 	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), Queued: s.queued.Load(), MaxConns: s.maxConns, Draining: s.draining.Load()}
 }
 
+// MaxFDs returns the size of the fd-indexed connection table: every
+// connection's FD is below it, so a handler may size tables of its own
+// by it.
+func (s *Server) MaxFDs() int { return len(s.table) }
+
+// Metrics returns the Set the engine's metrics live in, served on
+// /metrics. A handler registers its own metrics here (before Start), so
+// that one scrape shows both. Safe for concurrent use.
+func (s *Server) Metrics() *metrics.Set { return s.m.set }
+
 // Port returns the WebSocket listener's port (useful with ":0").
 func (s *Server) Port() int { return s.port }
 
@@ -84,19 +96,6 @@ func (s *Server) logEvery(last *atomic.Int64, msg string, args ...any) {
 		return
 	}
 	s.log.Warn(msg, args...)
-}
-
-// loopDrained records that loop id has no sockets left while draining.
-func (s *Server) loopDrained(id int) {
-	s.drainedMu.Lock()
-	defer s.drainedMu.Unlock()
-	if s.drained[id] {
-		return
-	}
-	s.drained[id] = true
-	if len(s.drained) == len(s.loops) {
-		close(s.allDrain)
-	}
 }
 
 func (c Config) String() string {

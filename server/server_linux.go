@@ -3,7 +3,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -39,7 +38,8 @@ func New(cfg Config) (*Server, error) {
 	s.readers.New = func() any { return new(wsproto.Reader) }
 	s.m = newServerMetrics(cfg.Loops,
 		func() float64 { return float64(s.open.Load()) },
-		func() float64 { return float64(s.live.Load()) })
+		func() float64 { return float64(s.live.Load()) },
+		func() float64 { return float64(s.queued.Load()) })
 	return s, nil
 }
 
@@ -141,48 +141,6 @@ func hostOf(addr string) string {
 		}
 	}
 	return addr
-}
-
-// Shutdown drains the server: /readyz turns 503, listeners stop, every
-// client gets a close frame 1001 with DrainReason at Config.DrainRate per
-// second, and sockets still open after Config.DrainTimeout (or when ctx
-// ends) are closed. It returns when every loop has stopped.
-func (s *Server) Shutdown(ctx context.Context) error {
-	if !s.draining.CompareAndSwap(false, true) {
-		return fmt.Errorf("cannot shut down: already shutting down")
-	}
-	s.log.Info("draining", "connections", s.open.Load(), "rate_per_s", s.cfg.DrainRate, "timeout", s.cfg.DrainTimeout)
-	// Stop accepting at once: shutdown(SHUT_RD) on a listening socket
-	// resets the connections waiting in its backlog and refuses new ones,
-	// so clients told to reconnect go elsewhere instead of hanging here
-	// until the drain ends. The fds stay open (and so unique) until the
-	// loops have stopped polling them.
-	for _, fd := range s.lfds {
-		_ = unix.Shutdown(fd, unix.SHUT_RD)
-	}
-	for _, l := range s.loops {
-		_ = l.p.Wake()
-	}
-	timer := time.NewTimer(s.cfg.DrainTimeout)
-	defer timer.Stop()
-	forced := false
-	select {
-	case <-s.allDrain:
-	case <-timer.C:
-		forced = true
-	case <-ctx.Done():
-		forced = true
-	}
-	if forced {
-		s.log.Warn("drain timeout: closing remaining connections", "connections", s.open.Load(), "sockets", s.live.Load())
-	}
-	s.stopLoops()
-	s.closeListeners()
-	hctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	s.stopHTTP(hctx)
-	cancel()
-	s.log.Info("drained", "forced", forced)
-	return nil
 }
 
 // stopLoops makes every loop close what it still owns and exit, then

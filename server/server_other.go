@@ -28,9 +28,6 @@ func (s *Server) Shutdown(ctx context.Context) error { return ErrUnsupported }
 // Capacity returns zeros.
 func (s *Server) Capacity() (fileLimit, maxConns int) { return 0, 0 }
 
-// RaiseFileLimit returns ErrUnsupported.
-func RaiseFileLimit() (uint64, error) { return 0, ErrUnsupported }
-
 func (s *Server) write(fd int32, gen uint32, a, b []byte, stable, control bool) error {
 	return ErrClosed
 }

@@ -50,7 +50,7 @@ type slot struct {
 
 	next, prev int32  // loop: timing wheel links, -1 terminated
 	seen       uint32 // loop: wheel tick of the last bytes received
-	_          uint32
+	tag        uint32 // loop: the Handler's value (Conn.SetTag), 0 when free
 
 	hs  *hsBuf          // loop: partial handshake head, nil when none
 	rd  *wsproto.Reader // loop: partial frame or message, nil when none

@@ -45,15 +45,3 @@ func startServer(t testing.TB, cfg Config) *Server {
 }
 
 func wsURL(s *Server) string { return "ws://127.0.0.1:" + strconv.Itoa(s.Port()) + s.cfg.Path }
-
-// eventually polls cond every 10 ms until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -62,7 +62,7 @@ type Upgrader struct {
 
 	// Protocol, if set, selects the subprotocol: it is called for each
 	// token of Sec-WebSocket-Protocol in order, and the first for which it
-	// returns true is accepted (ws.Handshake.Protocol; this copies the
+	// returns true is accepted (Handshake.Protocol; this copies the
 	// chosen token into a string, the one allocation of such an upgrade).
 	Protocol func(proto []byte) bool
 
@@ -94,6 +94,14 @@ func (h *handshakeIO) Write(p []byte) (int, error) {
 
 var hostKey = []byte("Host")
 
+// Handshake is what a successful Upgrade established. It is a plain value
+// owned by the caller.
+type Handshake struct {
+	// Protocol is the subprotocol the Upgrader's Protocol callback chose
+	// (echoed in the 101 response), or "" when none was.
+	Protocol string
+}
+
 // Upgrade runs the handshake on the request head req[:RequestEnd(req)] and
 // appends the HTTP response to dst: 101 Switching Protocols on success, or a
 // complete error response (see AppendHTTPError) carrying the status of the
@@ -111,7 +119,7 @@ var hostKey = []byte("Host")
 // headers state", in the branch taken when not all five required headers
 // were seen; it is reached only if a 5-bit seen-mask that is not all ones
 // has all five bits set, which cannot happen. FuzzHandshake checks this.
-func (u *Upgrader) Upgrade(req []byte, dst []byte) (resp []byte, hs ws.Handshake, err error) {
+func (u *Upgrader) Upgrade(req []byte, dst []byte) (resp []byte, hs Handshake, err error) {
 	limit := u.MaxHeaderBytes
 	if limit <= 0 {
 		limit = DefaultMaxHeaderBytes
@@ -138,7 +146,7 @@ func (u *Upgrader) Upgrade(req []byte, dst []byte) (resp []byte, hs ws.Handshake
 	u.ws.ReadBufferSize = limit
 
 	u.io = handshakeIO{in: head, out: dst}
-	hs, err = u.ws.Upgrade(&u.io)
+	wh, err := u.ws.Upgrade(&u.io)
 	// Whatever gobwas/ws wrote (an error response) is replaced below.
 	u.io = handshakeIO{}
 	if err == errValidated {
@@ -149,7 +157,7 @@ func (u *Upgrader) Upgrade(req []byte, dst []byte) (resp []byte, hs ws.Handshake
 		if !ok {
 			return u.reject(dst, ErrHandshakeKey)
 		}
-		return appendSwitching(dst, key, hs.Protocol), hs, nil
+		return appendSwitching(dst, key, wh.Protocol), Handshake{Protocol: wh.Protocol}, nil
 	}
 	// Drop the error response gobwas/ws wrote; write ours.
 	return u.reject(dst, handshakeError(err))
@@ -187,8 +195,8 @@ func appendSwitching(dst, key []byte, protocol string) []byte {
 	return append(dst, "\r\n"...)
 }
 
-func (u *Upgrader) reject(dst []byte, e *HandshakeError) ([]byte, ws.Handshake, error) {
-	return appendHTTPError(dst, e.Status, e.header, e.Reason), ws.Handshake{}, e
+func (u *Upgrader) reject(dst []byte, e *HandshakeError) ([]byte, Handshake, error) {
+	return appendHTTPError(dst, e.Status, e.header, e.Reason), Handshake{}, e
 }
 
 func (u *Upgrader) onRequest(uri []byte) error {

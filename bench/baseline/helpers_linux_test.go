@@ -1,3 +1,5 @@
+//go:build linux
+
 package baseline
 
 import (
@@ -130,18 +132,6 @@ func dialErr(s *Server, o dialOpts) (*websocket.Conn, *http.Response, error) {
 		resp.Body.Close()
 	}
 	return c, resp, err
-}
-
-// waitFor polls cond every 5 ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // message is a received broadcast, parsed.

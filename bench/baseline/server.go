@@ -12,10 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"c1m/internal/netaddr"
+	"c1m/sysctl"
+
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gobwas/ws"
-
-	"c1m/poller"
 )
 
 // Defaults.
@@ -105,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("baseline: cannot create the server: path %q does not start with /", cfg.Path)
 	case cfg.QueueLen < 1:
 		return nil, fmt.Errorf("baseline: cannot create the server: queue length must be positive, got %d", cfg.QueueLen)
-	case cfg.APIKey == "" && !poller.IsLoopback(cfg.APIAddr):
+	case cfg.APIKey == "" && !netaddr.IsLoopback(cfg.APIAddr):
 		return nil, ErrAPIKeyRequired
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: map[*conn]struct{}{}}
@@ -136,7 +137,7 @@ func (s *Server) Start() error {
 	if !s.starts.CompareAndSwap(false, true) {
 		return ErrStarted
 	}
-	if _, err := poller.RaiseFileLimit(); err != nil {
+	if _, err := sysctl.RaiseFileLimit(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)

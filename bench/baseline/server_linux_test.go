@@ -1,3 +1,5 @@
+//go:build linux
+
 package baseline
 
 import (
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"c1m/internal/c1mtest"
+
 	"github.com/gorilla/websocket"
 )
 
@@ -23,7 +27,7 @@ func TestBroadcastReachesEveryClientInOrder(t *testing.T) {
 	for i := range conns {
 		conns[i] = dial(t, s, dialOpts{})
 	}
-	waitFor(t, 5*time.Second, "200 upgraded connections", func() bool { return s.Conns() == clients })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Conns() == clients }, c1mtest.Say("200 upgraded connections"))
 
 	data := func(i int) string { return fmt.Sprintf(`{"n":%d,"text":"hello \"%d\""}`, i, i) }
 	for i := 1; i <= messages; i++ {
@@ -78,28 +82,37 @@ func TestSlowClientIsClosedOthersKeepReceiving(t *testing.T) {
 	for i := range rs {
 		rs[i] = startReader(dial(t, s, dialOpts{}))
 	}
-	waitFor(t, 5*time.Second, "the connections", func() bool { return s.Conns() == readers+1 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Conns() == readers+1 }, c1mtest.Say("the connections"))
 
 	data := `{"pad":"` + strings.Repeat("x", 16<<10) + `"}`
+	// Publish in lockstep with the readers: each message is published
+	// only once every reader has the one before, so a reader never falls
+	// behind (on a loaded box it would otherwise fill its own queue and be
+	// closed as slow too), while the slow client, which never reads,
+	// fills its socket and then its queue.
 	var last uint64
-	for i := 0; s.Conns() > readers; i++ {
-		if i == 5000 {
-			t.Fatalf("the slow client is still open after %d messages", i)
-		}
-		last = publish(t, s, data)
-	}
-	// Those who read get everything, including what comes after.
-	for i := 0; i < 5; i++ {
-		last = publish(t, s, data)
-	}
-	waitFor(t, 10*time.Second, "the readers to catch up", func() bool {
+	caughtUp := func() bool {
 		for _, r := range rs {
 			if seq, err := r.state(); err != nil || seq != last {
 				return err != nil
 			}
 		}
 		return true
-	})
+	}
+	step := func() {
+		last = publish(t, s, data)
+		c1mtest.Eventually(t, 10*time.Second, caughtUp, func() string { return fmt.Sprintf("the readers to get seq %d", last) })
+	}
+	for i := 0; s.Conns() > readers; i++ {
+		if i == 5000 {
+			t.Fatalf("the slow client is still open after %d messages", i)
+		}
+		step()
+	}
+	// Those who read get everything, including what comes after.
+	for i := 0; i < 5; i++ {
+		step()
+	}
 	for i, r := range rs {
 		if seq, err := r.state(); err != nil || seq != last {
 			t.Errorf("reader %d: last seq %d, want %d; err %v", i, seq, last, err)
@@ -161,7 +174,7 @@ func TestPingPongAndClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no close reply")
 	}
-	waitFor(t, 5*time.Second, "the server to forget the connection", func() bool { return s.Conns() == 0 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Conns() == 0 }, c1mtest.Say("the server to forget the connection"))
 }
 
 func TestProtocolErrors(t *testing.T) {
@@ -193,7 +206,7 @@ func TestProtocolErrors(t *testing.T) {
 func TestAPI(t *testing.T) {
 	s := startServer(t, Config{APIKey: "k3y"})
 	_ = dial(t, s, dialOpts{})
-	waitFor(t, 5*time.Second, "the connection", func() bool { return s.Conns() == 1 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Conns() == 1 }, c1mtest.Say("the connection"))
 	f := func(method, path, key, body string, wantCode int, wantBody string) {
 		t.Helper()
 		code, got := apiDo(t, s, method, path, key, body)
@@ -249,7 +262,7 @@ func TestShutdownReleasesEverything(t *testing.T) {
 	for i := range conns {
 		conns[i] = dial(t, s, dialOpts{noClose: true})
 	}
-	waitFor(t, 5*time.Second, "the connections", func() bool { return s.Conns() == n })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.Conns() == n }, c1mtest.Say("the connections"))
 	if got := runtime.NumGoroutine() - before; got < 2*n {
 		t.Fatalf("%d goroutines for %d connections, want at least %d (reader and writer each)", got, n, 2*n)
 	}
@@ -261,7 +274,7 @@ func TestShutdownReleasesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	waitFor(t, 5*time.Second, "the pending connection", func() bool { return s.liveConns() == n+1 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return s.liveConns() == n+1 }, c1mtest.Say("the pending connection"))
 
 	start := time.Now()
 	if err := s.Shutdown(context.Background()); err != nil {
@@ -283,7 +296,9 @@ func TestShutdownReleasesEverything(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitFor(t, 5*time.Second, "goroutines back to "+strconv.Itoa(before), func() bool { return runtime.NumGoroutine() <= before })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before }, func() string {
+		return "goroutines back to " + strconv.Itoa(before) + ", now " + strconv.Itoa(runtime.NumGoroutine())
+	})
 	if err := s.Start(); !errors.Is(err, ErrStarted) {
 		t.Errorf("Start after Shutdown: %v, want ErrStarted", err)
 	}

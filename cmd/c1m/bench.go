@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"c1m/bench"
+	"c1m/sysctl"
 )
 
 // runBench is `c1m bench`: the orchestrator; with "worker" first, one
@@ -146,7 +147,7 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
 		return 2
 	}
-	if _, err := bench.RaiseFileLimit(); err != nil {
+	if _, err := sysctl.RaiseFileLimit(); err != nil {
 		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
 		return 1
 	}

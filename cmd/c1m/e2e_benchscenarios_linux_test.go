@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"c1m/bench"
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestBenchRoomsAndChurn runs the rooms and churn scenarios at a small

@@ -16,7 +16,7 @@ import (
 
 	"c1m/bench"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestBenchSmoke is `make bench-smoke`: the benchmark in local mode at a

@@ -16,7 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // Fixed ports (this test's range, 33100-33102): the server is stopped and

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestServeBadFlags checks that a bad setting stops c1m before it serves,

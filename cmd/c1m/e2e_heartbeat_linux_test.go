@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
+	"c1m/wsproto"
 )
 
 // TestHeartbeatIdleTimeout checks --ping-interval: the server pings with an
@@ -39,27 +40,27 @@ func TestHeartbeatIdleTimeout(t *testing.T) {
 		defer close(readerDone)
 		// Bounded: at 5 pings a second the test never gets near it.
 		for i := 0; i < 10000; i++ {
-			op, payload, err := live.readFrame()
+			e, err := live.Next()
 			if err != nil {
 				return
 			}
-			switch op {
-			case opPing:
+			payload := e.Data
+			switch e.Op {
+			case wsproto.OpPing:
 				mu.Lock()
 				pings++
 				if len(payload) != 8 {
 					badPings = append(badPings, len(payload))
 				}
 				mu.Unlock()
-				if err := live.writeFrame(opPong, payload); err != nil {
+				if err := live.SendFrame(true, wsproto.OpPong, payload); err != nil {
 					return
 				}
-			case opText:
+			case wsproto.OpText:
 				texts <- string(payload)
-			case opClose:
-				code, reason := closeFrame(payload)
+			case wsproto.OpClose:
 				mu.Lock()
-				closeSeen = fmt.Sprintf("%d %q", code, reason)
+				closeSeen = fmt.Sprintf("%d %q", e.Code, e.Reason)
 				mu.Unlock()
 				return
 			}
@@ -92,7 +93,7 @@ func TestHeartbeatIdleTimeout(t *testing.T) {
 	// The answering client is still open after 2 s (ten intervals): it
 	// echoes, and it has seen no close frame.
 	time.Sleep(time.Until(liveStart.Add(2 * time.Second)))
-	if err := live.writeFrame(opText, []byte("alive")); err != nil {
+	if err := live.SendFrame(true, wsproto.OpText, []byte("alive")); err != nil {
 		t.Fatalf("answering client after 2 s: %v", err)
 	}
 	select {

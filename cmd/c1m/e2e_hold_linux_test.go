@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestHold15000Connections holds 15,000 idle WebSocket connections on one

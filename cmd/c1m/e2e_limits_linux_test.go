@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestMaxConns503 checks --max-conns: the connection past the cap gets an
@@ -37,22 +37,15 @@ func TestMaxConns503(t *testing.T) {
 	}
 
 	// The 11th: HTTP 503 in answer to the upgrade request, no 101.
-	c, err := net.DialTimeout("tcp", p.Addr, 10*time.Second)
+	c, err := c1mtest.Dial(p.Addr, c1mtest.DialOptions{})
 	if err != nil {
 		t.Fatalf("cannot connect the connection past the cap: %v", err)
 	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, upgradeRequest(p.Addr, "/ws")); err != nil {
-		t.Fatalf("cannot send the upgrade request: %v", err)
+	status, head, err := c.Upgrade("/ws")
+	if status != 503 {
+		t.Fatalf("connection past the cap: got %q (%v), want HTTP/1.1 503", head, err)
 	}
-	head, _, err := readHead(c)
-	if err != nil {
-		t.Fatalf("connection past the cap: cannot read a response (got %q): %v", head, err)
-	}
-	if !strings.HasPrefix(head, "HTTP/1.1 503 ") {
-		t.Fatalf("connection past the cap: got %q, want HTTP/1.1 503", head)
-	}
-	_ = c.Close()
+	c.Close()
 	if got := p.Metric(`c1m_handshake_failures_total{reason="at_capacity"}`); got != 1 {
 		t.Fatalf(`c1m_handshake_failures_total{reason="at_capacity"} = %v, want 1`, got)
 	}
@@ -97,7 +90,7 @@ func TestSlowloris(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = slow.Close() })
-	head := upgradeRequest(p.Addr, "/ws")
+	head := c1mtest.UpgradeRequest(p.Addr, "/ws")
 	// At 5 bytes a second the head would take about 30 s, far past the
 	// deadline; the writer stops at the first error or when told to.
 	stop := make(chan struct{})

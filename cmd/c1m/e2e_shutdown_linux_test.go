@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -13,8 +12,9 @@ import (
 	"time"
 
 	"c1m/server"
+	"c1m/wsproto"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestGracefulShutdown checks the SIGTERM drain as an operator and a client
@@ -55,7 +55,7 @@ func testDrain(t *testing.T) {
 			results[i] = result{at: time.Now(), code: code, reason: reason, err: err}
 			if err == nil {
 				// Complete the close handshake as a well-behaved client.
-				_ = c.writeFrame(opClose, []byte{byte(code >> 8), byte(code)})
+				_ = c.SendClose(wsproto.StatusCode(code))
 			}
 			_ = c.Close()
 		}()
@@ -80,15 +80,15 @@ func testDrain(t *testing.T) {
 	// The check is an ordering, not a timing: the refusal must come before
 	// the last drained client's close frame.
 	var refusedAt time.Time
-	if c, err := net.DialTimeout("tcp", p.Addr, 5*time.Second); err == nil {
-		wc, err := upgrade(c, p.Addr, "/ws", 30*time.Second)
+	if c, err := c1mtest.Dial(p.Addr, c1mtest.DialOptions{ReadTimeout: 30 * time.Second}); err == nil {
+		_, head, err := c.Upgrade("/ws")
 		refusedAt = time.Now()
 		if err == nil {
-			_ = wc.Close()
+			c.Close()
 			t.Fatal("a connection opened after SIGTERM was upgraded")
 		}
-		t.Logf("new connection during the drain: %v", err)
-		_ = c.Close()
+		t.Logf("new connection during the drain: %v (%q)", err, head)
+		c.Close()
 	} else {
 		refusedAt = time.Now()
 		t.Logf("new connection during the drain: %v", err)

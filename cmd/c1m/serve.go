@@ -10,10 +10,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
+	"c1m/app"
 	"c1m/broadcast"
 	"c1m/server"
+	"c1m/sysctl"
+	"c1m/wsproto"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -30,8 +32,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "on SIGTERM, force-close what is still open after this")
 	fs.IntVar(&cfg.DrainRate, "drain-rate", server.DefaultDrainRate, "close frames per second while draining")
 	fs.DurationVar(&cfg.CloseLinger, "close-linger", server.DefaultCloseLinger, "wait for the client's FIN after a close frame")
-	fs.IntVar(&cfg.MaxMessage, "max-message", 64<<10, "maximum message size in bytes; larger → close 1009")
-	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 8<<10, "maximum upgrade request head; larger → HTTP 431")
+	fs.IntVar(&cfg.MaxMessage, "max-message", wsproto.DefaultMaxMessage, "maximum message size in bytes; larger → close 1009")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", wsproto.DefaultMaxHeaderBytes, "maximum upgrade request head; larger → HTTP 431")
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "SO_SNDBUF for client sockets, capping the kernel memory a client that stops reading can pin (0: kernel autotuning)")
 	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
@@ -40,20 +42,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	jwtKey := fs.String("jwt-public-key", "", "PEM public key file for RS256 (RSA) or ES256 (P-256) tokens")
 	fs.BoolVar(&cfg.AllowQueryToken, "allow-query-token", false, "also accept the token as the access_token query parameter")
 	origins := fs.String("allowed-origins", "", "comma-separated Origin values browsers may connect from (empty: any)")
-	var app server.AppConfig
-	apiCfg := server.APIConfig{}
-	fs.StringVar(&apiCfg.Addr, "api-addr", "127.0.0.1:8081", "publish API listen address (- disables)")
-	fs.StringVar(&apiCfg.Key, "api-key", "", "bearer key for the publish API (required off loopback); prefer C1M_API_KEY")
+	var acfg app.Config
+	fs.StringVar(&acfg.API.Addr, "api-addr", app.DefaultAPIAddr, "publish API listen address (- disables)")
+	fs.StringVar(&acfg.API.Key, "api-key", "", "bearer key for the publish API (required off loopback); prefer C1M_API_KEY")
 	policy := fs.String("slow-policy", "close", "slow consumers: close (1013) or drop (skip messages, send a gap notice)")
-	fs.IntVar(&app.Hub.ChunkSize, "chunk-size", 1024, "connections per fan-out task")
-	fs.IntVar(&app.Hub.Workers, "workers", 0, "fan-out pool size (0: 2 × GOMAXPROCS)")
-	fs.IntVar(&app.Hub.MaxRoomsPerConn, "rooms-per-conn", 64, "rooms one connection may join")
-	fs.IntVar(&app.Hub.MaxRoomMembers, "room-members", 0, "members per room (0: no cap)")
-	fs.DurationVar(&app.Hub.PresenceWindow, "presence-window", time.Second, "presence events are batched over this window")
-	fs.IntVar(&app.RateBurst, "rate-burst", 10, "client messages allowed at once")
-	fs.Float64Var(&app.RateRefill, "rate-refill", 1, "client messages refilled per second")
-	fs.IntVar(&app.AbuseLimit, "abuse-limit", 100, "rate-limit refusals in a row that close a connection with 1008")
-	fs.IntVar(&app.MaxData, "max-data", 16<<10, "largest data field of a client message")
+	fs.IntVar(&acfg.Hub.ChunkSize, "chunk-size", broadcast.DefaultChunkSize, "connections per fan-out task")
+	fs.IntVar(&acfg.Hub.Workers, "workers", 0, "fan-out pool size (0: 2 × GOMAXPROCS)")
+	fs.IntVar(&acfg.Hub.MaxRoomsPerConn, "rooms-per-conn", broadcast.DefaultMaxRoomsPerConn, "rooms one connection may join")
+	fs.IntVar(&acfg.Hub.MaxRoomMembers, "room-members", 0, "members per room (0: no cap)")
+	fs.DurationVar(&acfg.Hub.PresenceWindow, "presence-window", broadcast.DefaultPresenceWindow, "presence events are batched over this window")
+	fs.IntVar(&acfg.RateBurst, "rate-burst", app.DefaultRateBurst, "client messages allowed at once")
+	fs.Float64Var(&acfg.RateRefill, "rate-refill", app.DefaultRateRefill, "client messages refilled per second")
+	fs.IntVar(&acfg.AbuseLimit, "abuse-limit", app.DefaultAbuseLimit, "rate-limit refusals in a row that close a connection with 1008")
+	fs.IntVar(&acfg.MaxData, "max-data", app.DefaultMaxData, "largest data field of a client message")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	configPath := fs.String("config", "", "config file of name = value lines (flags > C1M_* env > file)")
@@ -70,51 +71,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger = log
-	var appH *server.App
-	switch *handler {
-	case "app":
-		if app.Hub.Policy, err = broadcast.ParsePolicy(*policy); err != nil {
+	if *handler == "app" {
+		if acfg.Hub.Policy, err = broadcast.ParsePolicy(*policy); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2
 		}
-		if appH, err = server.NewApp(app); err != nil {
-			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
-			return 2
-		}
-		cfg.Handler = appH
-	case "echo":
-		cfg.Handler = server.Echo{}
-	case "discard":
-		cfg.Handler = server.Discard{}
-	default:
-		fmt.Fprintf(stderr, "c1m serve: cannot use handler %q: want app, echo or discard.\n", *handler)
-		return 2
 	}
-	switch {
-	case *auth == "none":
-		if *jwtSecret != "" || *jwtKey != "" {
-			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret or --jwt-public-key.")
-			return 2
-		}
-	case *auth != "jwt":
-		fmt.Fprintf(stderr, "c1m serve: cannot use auth %q: want jwt or none.\n", *auth)
-		return 2
-	case *jwtSecret != "" && *jwtKey != "":
-		fmt.Fprintln(stderr, "c1m serve: give --jwt-secret or --jwt-public-key, not both.")
-		return 2
-	case *jwtSecret != "":
-		if cfg.Auth, err = server.NewHS256([]byte(*jwtSecret)); err != nil {
-			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
-			return 2
-		}
-	case *jwtKey != "":
-		if cfg.Auth, err = server.NewPublicKeyAuth(*jwtKey); err != nil {
-			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
-			return 2
-		}
-	default:
-		fmt.Fprintln(stderr, "c1m serve: --auth=jwt needs --jwt-secret or --jwt-public-key; use --auth=none for an open development server.")
-		return 2
+	if code, ok := serveAuth(&cfg, *auth, *jwtSecret, *jwtKey, stderr); !ok {
+		return code
 	}
 	if *origins != "" {
 		for _, o := range strings.Split(*origins, ",") {
@@ -124,22 +88,36 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	limit, err := server.RaiseFileLimit()
+	limit, err := sysctl.RaiseFileLimit()
 	if err != nil {
 		log.Warn("cannot raise the open-files limit", "err", err)
 	}
-	s, err := server.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
-		return 2
-	}
-	if appH != nil {
-		if err := appH.Attach(s); err != nil {
+	var svc service
+	switch *handler {
+	case "app":
+		acfg.Engine = cfg
+		a, err := app.New(acfg)
+		if err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2
 		}
-		defer appH.Close()
+		svc = a
+	case "echo", "discard":
+		cfg.Handler = server.Echo{}
+		if *handler == "discard" {
+			cfg.Handler = server.Discard{}
+		}
+		s, err := server.New(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+		svc = engineOnly{s}
+	default:
+		fmt.Fprintf(stderr, "c1m serve: cannot use handler %q: want app, echo or discard.\n", *handler)
+		return 2
 	}
+	s := svc.Engine()
 	if cfg.Auth == nil {
 		log.Warn("authentication is OFF (--auth=none): anyone who reaches the listener may connect and claim any user id")
 	} else {
@@ -151,20 +129,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log.Warn(fmt.Sprintf("max-conns %d is above what the open-files limit allows (%d); raise LimitNOFILE or ulimit -n (see c1m sysctl check)", cfg.MaxConns, capacity))
 	}
 	preflight(log, maxConns)
-	if err := s.Start(); err != nil {
+	if err := svc.Start(); err != nil {
 		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 		return 1
-	}
-	var api *server.API
-	if appH != nil && apiCfg.Addr != "-" {
-		if api, err = server.StartAPI(apiCfg, appH, s); err != nil {
-			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
-			_ = s.Shutdown(context.Background())
-			return 1
-		}
-		if apiCfg.Key == "" {
-			log.Warn("the publish API has no key: anything on this host may publish", "api", api.Addr())
-		}
 	}
 	log.Info("serving", "addr", fmt.Sprintf("%s (port %d)", cfg.Addr, s.Port()), "path", cfg.Path, "metrics", s.MetricsAddr(), "handler", *handler, "max_conns", maxConns)
 
@@ -179,14 +146,59 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log.Warn("second signal: closing now")
 		cancel()
 	}()
-	if api != nil {
-		_ = api.Shutdown(ctx)
-	}
-	if err := s.Shutdown(ctx); err != nil {
+	if err := svc.Shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
 	cancel()
 	return 0
+}
+
+// service is what `c1m serve` runs: the App, or the engine alone with the
+// echo or discard handler.
+type service interface {
+	Start() error
+	Shutdown(ctx context.Context) error
+	Engine() *server.Server
+}
+
+// engineOnly runs the connection engine without the application.
+type engineOnly struct{ s *server.Server }
+
+func (e engineOnly) Start() error                       { return e.s.Start() }
+func (e engineOnly) Shutdown(ctx context.Context) error { return e.s.Shutdown(ctx) }
+func (e engineOnly) Engine() *server.Server             { return e.s }
+
+// serveAuth sets cfg.Auth from the auth flags, or prints one sentence and
+// returns the exit status.
+func serveAuth(cfg *server.Config, auth, secret, keyFile string, stderr io.Writer) (int, bool) {
+	var err error
+	switch {
+	case auth == "none":
+		if secret != "" || keyFile != "" {
+			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret or --jwt-public-key.")
+			return 2, false
+		}
+	case auth != "jwt":
+		fmt.Fprintf(stderr, "c1m serve: cannot use auth %q: want jwt or none.\n", auth)
+		return 2, false
+	case secret != "" && keyFile != "":
+		fmt.Fprintln(stderr, "c1m serve: give --jwt-secret or --jwt-public-key, not both.")
+		return 2, false
+	case secret != "":
+		if cfg.Auth, err = server.NewHS256([]byte(secret)); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2, false
+		}
+	case keyFile != "":
+		if cfg.Auth, err = server.NewPublicKeyAuth(keyFile); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2, false
+		}
+	default:
+		fmt.Fprintln(stderr, "c1m serve: --auth=jwt needs --jwt-secret or --jwt-public-key; use --auth=none for an open development server.")
+		return 2, false
+	}
+	return 0, true
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestHugeDeclaredLengths: frames announcing 2^63 bytes are closed 1009

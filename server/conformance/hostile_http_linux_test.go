@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // TestHandshakeAnswers sends bad upgrade requests and checks the HTTP

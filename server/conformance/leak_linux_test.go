@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // usage is what the server holds: descriptors (/proc/PID/fd), goroutines

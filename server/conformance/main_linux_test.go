@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 var (

@@ -5,7 +5,7 @@ package conformance
 import (
 	"testing"
 
-	"c1m/cmd/c1m/c1mtest"
+	"c1m/internal/c1mtest"
 )
 
 // server is a running `c1m serve --handler=echo` child process (see

@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"encoding/json"
@@ -15,6 +15,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"c1m/broadcast"
+	"c1m/internal/c1mtest"
+	"c1m/server"
 	"c1m/wsproto"
 )
 
@@ -55,10 +57,10 @@ func testSlowConsumers(t *testing.T, policy broadcast.Policy) {
 		// a fifth of 5 × cap.
 		slack = 64 << 10
 	)
-	ta := startApp(t, AppConfig{Hub: broadcast.Config{Policy: policy}},
+	ta := startApp(t, Config{Hub: broadcast.Config{Policy: policy}},
 		// A long linger keeps a closed slow consumer's close frame
 		// waiting for it until it reads, however long the run takes.
-		Config{MaxPending: maxPend, CloseLinger: time.Minute}, APIConfig{})
+		server.Config{MaxPending: maxPend, CloseLinger: time.Minute}, APIConfig{})
 	hub := ta.app.Hub()
 
 	slows := make([]*rawApp, slow)
@@ -75,7 +77,7 @@ func testSlowConsumers(t *testing.T, policy broadcast.Policy) {
 	for i := range fasts {
 		fasts[i] = &fastReader{c: ta.dial(t, "fast"+strconv.Itoa(i)), done: make(chan struct{})}
 	}
-	eventually(t, 5*time.Second, "100 users registered", func() bool { return hub.Stats().Users == fast+slow })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return hub.Stats().Users == fast+slow }, c1mtest.Say("100 users registered"))
 	for _, fr := range fasts {
 		go func() {
 			defer close(fr.done)
@@ -179,15 +181,15 @@ func testSlowConsumers(t *testing.T, policy broadcast.Policy) {
 				switch {
 				case !ok:
 					t.Fatalf("slow %d: EOF after seq %d without a close frame", i, next-1)
-				case m.close:
-					if m.code != wsproto.CloseTryAgainLater {
-						t.Fatalf("slow %d: close %d, want 1013", i, m.code)
+				case m.Op == wsproto.OpClose:
+					if m.Code != wsproto.CloseTryAgainLater {
+						t.Fatalf("slow %d: close %d, want 1013", i, m.Code)
 					}
 					closed = true
 				default:
 					var f frame
-					if json.Unmarshal(m.data, &f) != nil || f.Type != "message" || f.Seq != next {
-						t.Fatalf("slow %d: want seq %d, got %.100s", i, next, m.data)
+					if json.Unmarshal(m.Data, &f) != nil || f.Type != "message" || f.Seq != next {
+						t.Fatalf("slow %d: want seq %d, got %.100s", i, next, m.Data)
 					}
 					next++
 				}
@@ -199,12 +201,12 @@ func testSlowConsumers(t *testing.T, policy broadcast.Policy) {
 			if _, ok := c.next(); ok {
 				t.Fatalf("slow %d: data after the close frame", i)
 			}
-			c.close()
+			c.Close()
 		}
-		eventually(t, 10*time.Second, "the slow sockets to go", func() bool {
+		c1mtest.Eventually(t, 10*time.Second, func() bool {
 			s := ta.s.Stats()
 			return s.Open == fast && s.Sockets == fast
-		})
+		}, c1mtest.Say("the slow sockets to go"))
 		return
 	}
 
@@ -233,13 +235,13 @@ func testSlowConsumers(t *testing.T, policy broadcast.Policy) {
 			defer readers.Done()
 			for k := 0; k <= 2*messages+2; k++ {
 				m, ok := c.next()
-				if !ok || m.close {
-					logs[i].err = fmt.Errorf("closed (close %v, ok %v) after %d events", m.code, ok, len(logs[i].events))
+				if !ok || m.Op == wsproto.OpClose {
+					logs[i].err = fmt.Errorf("closed (close %v, ok %v) after %d events", m.Code, ok, len(logs[i].events))
 					return
 				}
 				var f frame
-				if err := json.Unmarshal(m.data, &f); err != nil {
-					logs[i].err = fmt.Errorf("%q: %w", m.data, err)
+				if err := json.Unmarshal(m.Data, &f); err != nil {
+					logs[i].err = fmt.Errorf("%q: %w", m.Data, err)
 					return
 				}
 				logs[i].events = append(logs[i].events, f)
@@ -250,7 +252,7 @@ func testSlowConsumers(t *testing.T, policy broadcast.Policy) {
 			logs[i].err = fmt.Errorf("no seq %d after %d events", messages+1, len(logs[i].events))
 		}()
 	}
-	eventually(t, 20*time.Second, "the slow readers to drain their queues", func() bool { return ta.s.Stats().Queued == 0 })
+	c1mtest.Eventually(t, 20*time.Second, func() bool { return ta.s.Stats().Queued == 0 }, c1mtest.Say("the slow readers to drain their queues"))
 	if seq, err := hub.Publish(broadcast.ToAll(), "feed", []byte(`{"n":5001}`)); err != nil || seq != messages+1 {
 		t.Fatalf("publish the last message: seq %d, %v", seq, err)
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"bufio"
@@ -17,24 +17,24 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/sys/unix"
 
+	"c1m/internal/c1mtest"
+	"c1m/server"
 	"c1m/wsproto"
 )
 
-// testApp is an App running in-process: the Server it is attached to and
-// its publish API, all on ephemeral loopback ports.
+// testApp is an App running in-process: its engine and its publish API,
+// all on ephemeral loopback ports.
 type testApp struct {
 	app *App
-	s   *Server
-	api *API
+	s   *server.Server
 	key string // the API key, sent by publish
 }
 
-// startApp starts an App on a Server with its API, all stopped when the
-// test ends. Zero fields of cfg and acfg take the test defaults of
-// startServer and a loopback API without a key.
-func startApp(t testing.TB, acfg AppConfig, cfg Config, apiCfg APIConfig) *testApp {
+// startApp starts an App, stopped when the test ends. Zero fields take
+// ephemeral loopback ports, no metrics listener, a quiet logger, a 2 s
+// drain and a loopback API without a key.
+func startApp(t testing.TB, acfg Config, cfg server.Config, apiCfg APIConfig) *testApp {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -51,35 +51,27 @@ func startApp(t testing.TB, acfg AppConfig, cfg Config, apiCfg APIConfig) *testA
 	if apiCfg.Addr == "" {
 		apiCfg.Addr = "127.0.0.1:0"
 	}
-	app, err := NewApp(acfg)
-	if err != nil {
-		t.Fatalf("NewApp: %v", err)
-	}
-	cfg.Handler = app
-	s, err := New(cfg)
+	acfg.Engine, acfg.API = cfg, apiCfg
+	a, err := New(acfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if err := app.Attach(s); err != nil {
-		t.Fatalf("Attach: %v", err)
-	}
-	if err := s.Start(); err != nil {
+	if err := a.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
-	}
-	api, err := StartAPI(apiCfg, app, s)
-	if err != nil {
-		t.Fatalf("StartAPI: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = api.Shutdown(ctx)
-		if !s.draining.Load() {
-			_ = s.Shutdown(ctx)
+		if !a.Engine().Stats().Draining {
+			_ = a.Shutdown(ctx)
 		}
-		app.Close()
 	})
-	return &testApp{app: app, s: s, api: api, key: apiCfg.Key}
+	return &testApp{app: a, s: a.Engine(), key: apiCfg.Key}
+}
+
+// wsURL is the WebSocket URL of s.
+func wsURL(s *server.Server) string {
+	return "ws://127.0.0.1:" + strconv.Itoa(s.Port()) + server.DefaultPath
 }
 
 // dial connects an anonymous client as user (none when "").
@@ -98,7 +90,7 @@ func (ta *testApp) dial(t testing.TB, user string) *websocket.Conn {
 }
 
 // apiURL returns the API's URL for path.
-func (ta *testApp) apiURL(path string) string { return "http://" + ta.api.Addr() + path }
+func (ta *testApp) apiURL(path string) string { return "http://" + ta.app.APIAddr() + path }
 
 // apiDo sends one API request with an optional bearer key and returns the
 // status and the decoded JSON body.
@@ -145,7 +137,7 @@ func (ta *testApp) publish(t testing.TB, body string) uint64 {
 
 // metric returns the value of the metric line named exactly name (labels
 // included, as in `c1m_auth_failures_total{reason="expired"}`).
-func metric(t testing.TB, s *Server, name string) float64 {
+func metric(t testing.TB, s *server.Server, name string) float64 {
 	t.Helper()
 	var buf bytes.Buffer
 	s.WriteMetrics(&buf)
@@ -253,137 +245,60 @@ func expectCloseCode(t testing.TB, c *websocket.Conn, code int) {
 	t.Fatalf("no close after 10000 messages, want close %d", code)
 }
 
-// rawApp is a client on a raw blocking socket, for what gorilla cannot do:
-// a receive buffer set before connect (slow consumers) and many frames
-// pipelined in one write.
+// rawApp is a c1mtest.RawClient bound to a test (its calls fail the
+// test), for clients that must control their socket: a small receive
+// window, pipelined frames.
 type rawApp struct {
-	t    testing.TB
-	fd   int
-	buf  []byte
-	rd   wsproto.Reader
-	msgs []rawMsg // parsed, not yet returned by next
-}
-
-// rawMsg is one event a rawApp read: a data message or a close.
-type rawMsg struct {
-	op    wsproto.OpCode
-	data  []byte
-	close bool
-	code  wsproto.StatusCode
-}
-
-func (r *rawApp) OnMessage(op wsproto.OpCode, p []byte) error {
-	r.msgs = append(r.msgs, rawMsg{op: op, data: append([]byte(nil), p...)})
-	return nil
-}
-func (r *rawApp) OnPing([]byte) error { return nil }
-func (r *rawApp) OnPong([]byte) error { return nil }
-func (r *rawApp) OnClose(c wsproto.StatusCode, _ []byte) error {
-	r.msgs = append(r.msgs, rawMsg{close: true, code: c})
-	return nil
+	*c1mtest.RawClient
+	t testing.TB
 }
 
 // dialRawApp connects to s as user with SO_RCVBUF rcvbuf (0: the
 // default), set before connect so that the TCP window is small from the
 // start, and completes the upgrade.
-func dialRawApp(t testing.TB, s *Server, user string, rcvbuf int) *rawApp {
+func dialRawApp(t testing.TB, s *server.Server, user string, rcvbuf int) *rawApp {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	c, err := c1mtest.DialWS("127.0.0.1:"+strconv.Itoa(s.Port()), server.DefaultPath+"?user="+url.QueryEscape(user), c1mtest.DialOptions{RcvBuf: rcvbuf})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rcvbuf > 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
-			unix.Close(fd)
-			t.Fatal(err)
-		}
-	}
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: s.Port(), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		unix.Close(fd)
-		t.Fatal(err)
-	}
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	tv := unix.Timeval{Sec: 10}
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	c := &rawApp{t: t, fd: fd, buf: make([]byte, 64<<10)}
-	t.Cleanup(c.close)
-	req := "GET /ws?user=" + url.QueryEscape(user) + " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	c.write([]byte(req))
-	n := 0
-	for {
-		m, err := unix.Read(c.fd, c.buf[n:])
-		if err != nil || m == 0 {
-			t.Fatalf("read upgrade response: %q, err %v", c.buf[:n], err)
-		}
-		n += m
-		if end := bytes.Index(c.buf[:n], []byte("\r\n\r\n")); end >= 0 {
-			if !bytes.HasPrefix(c.buf[:n], []byte("HTTP/1.1 101 ")) {
-				t.Fatalf("upgrade: %q", c.buf[:n])
-			}
-			if rest := c.buf[end+4 : n]; len(rest) > 0 {
-				if err := c.rd.Feed(rest, &clientCfg, c); err != nil {
-					t.Fatalf("client parser: %v", err)
-				}
-			}
-			return c
-		}
-	}
-}
-
-func (c *rawApp) close() {
-	if c.fd >= 0 {
-		unix.Close(c.fd)
-		c.fd = -1
-	}
-}
-
-func (c *rawApp) write(b []byte) {
-	for len(b) > 0 {
-		n, err := unix.Write(c.fd, b)
-		if err != nil {
-			c.t.Fatalf("write: %v", err)
-		}
-		b = b[n:]
-	}
+	t.Cleanup(c.Close)
+	return &rawApp{RawClient: c, t: t}
 }
 
 // sendAll sends every message as a masked text frame, all in one write.
 func (c *rawApp) sendAll(msgs ...string) {
-	var b []byte
-	for _, m := range msgs {
-		b = wsproto.AppendMaskedFrame(b, true, wsproto.OpText, []byte(m), testKey)
+	c.t.Helper()
+	if err := c.SendText(msgs...); err != nil {
+		c.t.Fatal(err)
 	}
-	c.write(b)
 }
 
-// next returns the next message or close; ok is false on EOF or error.
-func (c *rawApp) next() (m rawMsg, ok bool) {
-	for len(c.msgs) == 0 {
-		n, err := unix.Read(c.fd, c.buf)
-		if err != nil || n == 0 {
-			return rawMsg{}, false
+// next returns the next message or close, skipping pings and pongs; ok is
+// false on EOF or error.
+func (c *rawApp) next() (e c1mtest.Event, ok bool) {
+	for {
+		e, err := c.Next()
+		if err != nil {
+			return e, false
 		}
-		if err := c.rd.Feed(c.buf[:n], &clientCfg, c); err != nil {
-			c.t.Fatalf("client parser: %v", err)
+		if e.Op != wsproto.OpPing && e.Op != wsproto.OpPong {
+			return e, true
 		}
 	}
-	m = c.msgs[0]
-	c.msgs = c.msgs[1:]
-	return m, true
 }
 
 // nextFrame returns the next message decoded as JSON; it fails on a close
 // or EOF.
 func (c *rawApp) nextFrame() frame {
 	c.t.Helper()
-	m, ok := c.next()
-	if !ok || m.close {
-		c.t.Fatalf("got close %v (ok %v), want a message", m.code, ok)
+	m, err := c.NextMessage()
+	if err != nil {
+		c.t.Fatalf("want a message: %v", err)
 	}
 	var f frame
-	if err := json.Unmarshal(m.data, &f); err != nil {
-		c.t.Fatalf("%q is not JSON: %v", m.data, err)
+	if err := json.Unmarshal(m, &f); err != nil {
+		c.t.Fatalf("%q is not JSON: %v", m, err)
 	}
 	return f
 }

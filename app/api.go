@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -14,75 +14,92 @@ import (
 	"time"
 
 	"c1m/broadcast"
-	"c1m/poller"
+	"c1m/internal/netaddr"
 	"c1m/web"
 	"c1m/wsproto"
 )
 
-// APIConfig configures the publish API.
+// APIConfig configures the publish API. Zero fields take the defaults
+// named beside them.
 type APIConfig struct {
-	Addr string // listen address, e.g. 127.0.0.1:8081
+	// Addr is the listen address, DefaultAPIAddr; "-" turns the API off.
+	Addr string
 	// Key is the bearer token every request must carry. It may be empty
 	// only when Addr is a loopback address: then anything on this host
 	// may publish (the same trust as the metrics endpoint).
 	Key string
-	// MaxBody caps a request body, 64 KiB.
+	// MaxBody caps a request body, DefaultAPIMaxBody.
 	MaxBody int64
-	// MaxMembers caps the member list of GET /v1/rooms/{room}, 1,000.
+	// MaxMembers caps the member list of GET /v1/rooms/{room},
+	// DefaultAPIMaxMembers.
 	MaxMembers int
 }
 
+// Defaults for APIConfig's zero fields.
+const (
+	DefaultAPIAddr       = "127.0.0.1:8081"
+	DefaultAPIMaxBody    = 64 << 10
+	DefaultAPIMaxMembers = 1000
+)
+
+// ErrAPIKeyRequired is returned by New for a non-loopback API address
+// without a key.
+var ErrAPIKeyRequired = errors.New("app: the publish API needs --api-key on a non-loopback address")
+
+func (c APIConfig) withDefaults() (APIConfig, error) {
+	if c.Addr == "" {
+		c.Addr = DefaultAPIAddr
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultAPIMaxBody
+	}
+	if c.MaxMembers == 0 {
+		c.MaxMembers = DefaultAPIMaxMembers
+	}
+	if c.Addr != "-" && c.Key == "" && !netaddr.IsLoopback(c.Addr) {
+		return c, ErrAPIKeyRequired
+	}
+	return c, nil
+}
+
 // API is the HTTP publish API (docs/protocol.md, "HTTP API"). It runs on
-// net/http: operators and back ends, not clients.
+// net/http: operators and back ends, not clients. It belongs to its App,
+// which starts and stops it.
 type API struct {
 	cfg APIConfig
 	app *App
-	s   *Server
 	srv *http.Server
 	ln  net.Listener
 
 	status *web.Status // the status page on this listener (status.go)
 }
 
-// ErrAPIKeyRequired is returned by StartAPI for a non-loopback address
-// without a key.
-var ErrAPIKeyRequired = errors.New("server: the publish API needs --api-key on a non-loopback address")
-
-// StartAPI listens and serves the API for app on s.
-func StartAPI(cfg APIConfig, app *App, s *Server) (*API, error) {
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 64 << 10
-	}
-	if cfg.MaxMembers == 0 {
-		cfg.MaxMembers = 1000
-	}
-	if cfg.Key == "" && !poller.IsLoopback(cfg.Addr) {
-		return nil, ErrAPIKeyRequired
-	}
+// startAPI listens and serves the API for a (cfg already defaulted).
+func startAPI(cfg APIConfig, a *App) (*API, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on API address %s: %w", cfg.Addr, err)
 	}
-	a := &API{cfg: cfg, app: app, s: s, ln: ln}
+	api := &API{cfg: cfg, app: a, ln: ln}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/publish", a.auth(a.publish))
-	mux.HandleFunc("POST /v1/disconnect", a.auth(a.disconnect))
-	mux.HandleFunc("GET /v1/stats", a.auth(a.stats))
-	mux.HandleFunc("GET /v1/rooms/{room}", a.auth(a.room))
-	if err := a.startStatus(mux); err != nil {
+	mux.HandleFunc("POST /v1/publish", api.auth(api.publish))
+	mux.HandleFunc("POST /v1/disconnect", api.auth(api.disconnect))
+	mux.HandleFunc("GET /v1/stats", api.auth(api.stats))
+	mux.HandleFunc("GET /v1/rooms/{room}", api.auth(api.room))
+	if err := api.startStatus(mux); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
-	mux.HandleFunc("/", a.auth(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", api.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
 	}))
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	api.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("publish API stopped", "err", err)
+		if err := api.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("publish API stopped", "err", err)
 		}
 	}()
-	return a, nil
+	return api, nil
 }
 
 // Addr returns the address the API listens on.
@@ -226,14 +243,14 @@ func (a *API) disconnect(w http.ResponseWriter, r *http.Request) {
 	}
 	devs := a.app.hub.Devices(req.User)
 	for _, d := range devs {
-		a.s.requestClose(d.FD, d.Gen, wsproto.ClosePolicyViolation, reason, reasonHandler)
+		a.app.eng.Conn(d.FD, d.Gen).Close(wsproto.ClosePolicyViolation, reason)
 	}
 	apiJSON(w, http.StatusOK, map[string]any{"closed": len(devs)})
 }
 
 // stats: GET /v1/stats.
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
-	ss := a.s.Stats()
+	ss := a.app.eng.Stats()
 	hs := a.app.hub.Stats()
 	apiJSON(w, http.StatusOK, map[string]any{
 		"connections": ss.Open, "sockets": ss.Sockets, "queued_bytes": ss.Queued,

@@ -1,9 +1,10 @@
 //go:build linux
 
-package broadcast_test
+package app_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"c1m/app"
 	"c1m/broadcast"
 	"c1m/poller"
 	"c1m/server"
@@ -31,7 +33,7 @@ var benchData = []byte(`"` + strings.Repeat("x", 62) + `"`)
 // in epoll (like a remote reader would).
 type fanoutRig struct {
 	s      *server.Server
-	app    *server.App
+	app    *app.App
 	client []int
 	server []int // the server side fds, from the hub's member list
 	stop   chan struct{}
@@ -40,22 +42,17 @@ type fanoutRig struct {
 
 func newFanoutRig(b *testing.B, n int) *fanoutRig {
 	b.Helper()
-	app, err := server.NewApp(server.AppConfig{RateBurst: 1 << 20, RateRefill: 1 << 20})
+	a, err := app.New(app.Config{RateBurst: 1 << 20, RateRefill: 1 << 20, API: app.APIConfig{Addr: "-"},
+		Engine: server.Config{Addr: "127.0.0.1:0", MetricsAddr: "-", MaxPending: 64 << 20,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := server.New(server.Config{Addr: "127.0.0.1:0", MetricsAddr: "-", Handler: app,
-		MaxPending: 64 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
+	if err := a.Start(); err != nil {
 		b.Fatal(err)
 	}
-	if err := app.Attach(s); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	r := &fanoutRig{s: s, app: app, stop: make(chan struct{}), done: make(chan struct{})}
+	s := a.Engine()
+	r := &fanoutRig{s: s, app: a, stop: make(chan struct{}), done: make(chan struct{})}
 	req := []byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	join := wsproto.AppendMaskedFrame(nil, true, wsproto.OpText, []byte(`{"type":"join","room":"b"}`), [4]byte{1, 2, 3, 4})
 	buf := make([]byte, 4096)
@@ -82,7 +79,7 @@ func newFanoutRig(b *testing.B, n int) *fanoutRig {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		info, _ := app.Hub().Room("b", n)
+		info, _ := a.Hub().Room("b", n)
 		if info.Count == n {
 			for _, m := range info.Members {
 				r.server = append(r.server, int(m.FD))
@@ -133,8 +130,7 @@ func (r *fanoutRig) close() {
 	for _, fd := range r.client {
 		_ = unix.Close(fd)
 	}
-	r.app.Close()
-	_ = r.s.Shutdown(nilCtx{})
+	_ = r.app.Shutdown(context.Background())
 }
 
 // BenchmarkBroadcast publishes a 64-byte message to a room of N loopback
@@ -217,10 +213,3 @@ func (f *frameRecorder) Send(_ broadcast.ConnID, frame []byte) error {
 	return nil
 }
 func (*frameRecorder) CloseSlow(broadcast.ConnID) {}
-
-type nilCtx struct{}
-
-func (nilCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (nilCtx) Done() <-chan struct{}       { return nil }
-func (nilCtx) Err() error                  { return nil }
-func (nilCtx) Value(any) any               { return nil }

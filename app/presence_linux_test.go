@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"c1m/broadcast"
+	"c1m/server"
 )
 
 // TestPresence: join/leave events are opt-in, batched into one event per
@@ -24,7 +25,7 @@ import (
 // run again with fresh rooms, at most 5 times.
 func TestPresence(t *testing.T) {
 	const window = 200 * time.Millisecond
-	ta := startApp(t, AppConfig{RateBurst: 1000, RateRefill: 1000, Hub: broadcast.Config{PresenceWindow: window}}, Config{}, APIConfig{})
+	ta := startApp(t, Config{RateBurst: 1000, RateRefill: 1000, Hub: broadcast.Config{PresenceWindow: window}}, server.Config{}, APIConfig{})
 	for attempt := 0; attempt < 5; attempt++ {
 		straddled := presenceRound(t, ta, strconv.Itoa(attempt))
 		if !straddled {

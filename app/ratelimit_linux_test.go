@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"strconv"
@@ -11,6 +11,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"c1m/broadcast"
+	"c1m/internal/c1mtest"
+	"c1m/server"
 	"c1m/wsproto"
 )
 
@@ -18,10 +20,10 @@ import (
 // the abuse close, protocol errors that leave the connection open, and the
 // rooms-per-connection and members-per-room caps.
 func TestRateLimitAndAbuse(t *testing.T) {
-	ta := startApp(t, AppConfig{
+	ta := startApp(t, Config{
 		RateBurst: 10, RateRefill: 1, AbuseLimit: 20, MaxData: 1 << 10,
 		Hub: broadcast.Config{MaxRoomsPerConn: 3, MaxRoomMembers: 2},
-	}, Config{}, APIConfig{})
+	}, server.Config{}, APIConfig{})
 
 	joins := func(n int) []string {
 		m := make([]string, n)
@@ -61,13 +63,13 @@ func TestRateLimitAndAbuse(t *testing.T) {
 		if !ok {
 			t.Fatalf("EOF after %d joined, %d rate_limited; want close 1008", joined, limited)
 		}
-		if m.close {
-			if m.code != wsproto.ClosePolicyViolation {
-				t.Fatalf("close %d, want 1008", m.code)
+		if m.Op == wsproto.OpClose {
+			if m.Code != wsproto.ClosePolicyViolation {
+				t.Fatalf("close %d, want 1008", m.Code)
 			}
 			break
 		}
-		switch s := string(m.data); {
+		switch s := string(m.Data); {
 		case strings.HasPrefix(s, `{"type":"joined"`):
 			joined++
 		case strings.HasPrefix(s, `{"type":"error","code":"rate_limited"`):
@@ -118,7 +120,7 @@ func TestRateLimitAndAbuse(t *testing.T) {
 	f("join-empty-room", websocket.TextMessage, `{"type":"join","room":""}`, "bad_request")
 	f("join-long-room", websocket.TextMessage, `{"type":"join","room":"`+strings.Repeat("r", 200)+`"}`, "bad_request")
 	f("leave-not-member", websocket.TextMessage, `{"type":"leave","room":"never"}`, "not_member")
-	eventually(t, 5*time.Second, "the protocol-error clients to go", func() bool { return ta.s.Stats().Open == 1 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return ta.s.Stats().Open == 1 }, c1mtest.Say("the protocol-error clients to go"))
 
 	// Rooms per connection (3): the 4th is refused, rejoining one is not.
 	r := ta.dial(t, "")

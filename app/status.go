@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"c1m/server"
 	"c1m/web"
 )
 
@@ -15,17 +16,22 @@ import (
 // listener and registers its routes on mux: the page at /, /c1m.js,
 // /v1/info and the live feed /v1/live. Shutdown stops it.
 func (a *API) startStatus(mux *http.ServeMux) error {
+	eng := a.app.eng
 	auth := "jwt"
-	if a.s.cfg.Auth == nil {
+	if a.app.cfg.Engine.Auth == nil {
 		auth = "none"
 	}
+	path := a.app.cfg.Engine.Path
+	if path == "" {
+		path = server.DefaultPath
+	}
 	st, err := web.New(web.Config{
-		Sources: []web.Source{{Node: statusNode(a.s), Write: func(w io.Writer) error { a.s.WriteMetrics(w); return nil }}},
-		WSPort:  a.s.Port(),
-		WSPath:  a.s.cfg.Path,
+		Sources: []web.Source{{Node: statusNode(eng), Write: func(w io.Writer) error { eng.WriteMetrics(w); return nil }}},
+		WSPort:  eng.Port(),
+		WSPath:  path,
 		Auth:    auth,
 		Key:     a.cfg.Key,
-		Logger:  a.s.log,
+		Logger:  a.app.log,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot start the status page: %w", err)
@@ -45,10 +51,10 @@ func (a *API) stopStatus() {
 
 // statusNode names this node on the status page: the host name and the
 // client listener's port.
-func statusNode(s *Server) string {
+func statusNode(eng *server.Server) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "localhost"
 	}
-	return net.JoinHostPort(host, strconv.Itoa(s.Port()))
+	return net.JoinHostPort(host, strconv.Itoa(eng.Port()))
 }

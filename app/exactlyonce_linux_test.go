@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"c1m/internal/c1mtest"
+	"c1m/server"
 
 	"github.com/gorilla/websocket"
 )
@@ -135,7 +138,7 @@ func TestExactlyOnceInOrder(t *testing.T) {
 		alls       = 1000
 		allPubs    = 2
 	)
-	ta := startApp(t, AppConfig{RateBurst: 1 << 20, RateRefill: 1 << 20}, Config{}, APIConfig{})
+	ta := startApp(t, Config{RateBurst: 1 << 20, RateRefill: 1 << 20}, server.Config{}, APIConfig{})
 	userOf := func(c int) string { return fmt.Sprintf("u%02d", c%users) }
 	roomOf := func(c int) string { return "room-" + strconv.Itoa(c/(conns/rooms)) }
 
@@ -311,7 +314,7 @@ func TestExactlyOnceInOrder(t *testing.T) {
 	for u, n := range perUser {
 		wantDeliveries += int64(n * len(hub.Devices(u)))
 	}
-	eventually(t, 10*time.Second, "the hub's delivery count", func() bool { return hub.Stats().Deliveries >= wantDeliveries })
+	c1mtest.Eventually(t, 10*time.Second, func() bool { return hub.Stats().Deliveries >= wantDeliveries }, c1mtest.Say("the hub's delivery count"))
 	st := hub.Stats()
 	if st.Deliveries != wantDeliveries || st.Published != int64(alls+directs+rooms*perRoom) || st.Dropped != 0 || st.SlowClosed != 0 {
 		t.Fatalf("hub stats %+v; want %d deliveries, %d published, none dropped or slow", st, wantDeliveries, alls+directs+rooms*perRoom)

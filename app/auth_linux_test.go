@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"crypto/ecdsa"
@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"c1m/server"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
@@ -57,10 +59,10 @@ func unsigned(claims string) string {
 
 func TestAuth(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef-test")
-	if _, err := NewHS256(secret[:31]); err == nil {
-		t.Fatalf("NewHS256 accepted a 31-byte secret")
+	if _, err := server.NewHS256(secret[:31]); err == nil {
+		t.Fatalf("server.NewHS256 accepted a 31-byte secret")
 	}
-	hs, err := NewHS256(secret)
+	hs, err := server.NewHS256(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	rsaPath, rsaPEM := writePublicKeyPEM(t, &rsaKey.PublicKey)
-	rs, err := NewPublicKeyAuth(rsaPath)
+	rs, err := server.NewPublicKeyAuth(rsaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func TestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	ecPath, _ := writePublicKeyPEM(t, &ecKey.PublicKey)
-	es, err := NewPublicKeyAuth(ecPath)
+	es, err := server.NewPublicKeyAuth(ecPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,17 +101,17 @@ func TestAuth(t *testing.T) {
 		return jwt.MapClaims{"sub": sub, "exp": exp, "rooms": []string{"chat-*"}}
 	}
 
-	type server struct {
+	type target struct {
 		name   string
 		ta     *testApp
 		method jwt.SigningMethod
 		key    any // signing key of a valid token
 		wrong  any // same algorithm, wrong key
 	}
-	servers := []server{
-		{"HS256", startApp(t, AppConfig{}, Config{Auth: hs}, APIConfig{}), jwt.SigningMethodHS256, secret, []byte("another-secret-of-32-bytes-or-more!!")},
-		{"RS256", startApp(t, AppConfig{}, Config{Auth: rs}, APIConfig{}), jwt.SigningMethodRS256, rsaKey, otherRSA},
-		{"ES256", startApp(t, AppConfig{}, Config{Auth: es}, APIConfig{}), jwt.SigningMethodES256, ecKey, otherEC},
+	servers := []target{
+		{"HS256", startApp(t, Config{}, server.Config{Auth: hs}, APIConfig{}), jwt.SigningMethodHS256, secret, []byte("another-secret-of-32-bytes-or-more!!")},
+		{"RS256", startApp(t, Config{}, server.Config{Auth: rs}, APIConfig{}), jwt.SigningMethodRS256, rsaKey, otherRSA},
+		{"ES256", startApp(t, Config{}, server.Config{Auth: es}, APIConfig{}), jwt.SigningMethodES256, ecKey, otherEC},
 	}
 
 	// ok dials with token in the subprotocol and checks the echo.
@@ -134,7 +136,7 @@ func TestAuth(t *testing.T) {
 	refused := func(t *testing.T, ta *testApp, u string, protocols []string, reason string) {
 		t.Helper()
 		before := map[string]float64{}
-		for _, r := range authReasons {
+		for _, r := range server.AuthReasons() {
 			before[r] = metric(t, ta.s, `c1m_auth_failures_total{reason="`+r+`"}`)
 		}
 		hsBefore := metric(t, ta.s, `c1m_handshake_failures_total{reason="unauthorized"}`)
@@ -147,7 +149,7 @@ func TestAuth(t *testing.T) {
 		if resp == nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s: %v (resp %v), want HTTP 401", reason, err, resp)
 		}
-		for _, r := range authReasons {
+		for _, r := range server.AuthReasons() {
 			want := before[r]
 			if r == reason {
 				want++
@@ -195,39 +197,39 @@ func TestAuth(t *testing.T) {
 			send(t, none, `{"type":"join","room":"chat-1"}`)
 			expectError(t, none, "forbidden")
 
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()}), AuthExpired)
-			bad(sign(t, sv.method, sv.wrong, good("alice")), AuthBadSignature)
-			bad(unsigned(`{"sub":"alice","exp":`+strconv.FormatInt(exp, 10)+`}`), AuthBadAlgorithm)
-			bad(sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, good("alice")), AuthBadAlgorithm)
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"exp": exp}), AuthNoSubject)
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "", "exp": exp}), AuthNoSubject)
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice"}), AuthNoExpiry)
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": exp, "rooms": []string{"[bad"}}), AuthBadClaims)
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": exp, "rooms": "chat-*"}), AuthBadClaims)
-			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": time.Now().Add(time.Hour).Unix()}), AuthBadClaims)
-			bad("garbage", AuthMalformed)
-			bad("a.b.c", AuthMalformed)
-			bad("", AuthMissing)
-			refused(t, ta, u, nil, AuthMissing)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()}), server.AuthExpired)
+			bad(sign(t, sv.method, sv.wrong, good("alice")), server.AuthBadSignature)
+			bad(unsigned(`{"sub":"alice","exp":`+strconv.FormatInt(exp, 10)+`}`), server.AuthBadAlgorithm)
+			bad(sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, good("alice")), server.AuthBadAlgorithm)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"exp": exp}), server.AuthNoSubject)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "", "exp": exp}), server.AuthNoSubject)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice"}), server.AuthNoExpiry)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": exp, "rooms": []string{"[bad"}}), server.AuthBadClaims)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": exp, "rooms": "chat-*"}), server.AuthBadClaims)
+			bad(sign(t, sv.method, sv.key, jwt.MapClaims{"sub": "alice", "exp": exp, "nbf": time.Now().Add(time.Hour).Unix()}), server.AuthBadClaims)
+			bad("garbage", server.AuthMalformed)
+			bad("a.b.c", server.AuthMalformed)
+			bad("", server.AuthMissing)
+			refused(t, ta, u, nil, server.AuthMissing)
 			// A different algorithm than the pinned one.
 			if sv.name == "HS256" {
-				bad(sign(t, jwt.SigningMethodRS256, rsaKey, good("alice")), AuthBadAlgorithm)
-				bad(sign(t, jwt.SigningMethodHS384, secret, good("alice")), AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodRS256, rsaKey, good("alice")), server.AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodHS384, secret, good("alice")), server.AuthBadAlgorithm)
 			} else {
-				bad(sign(t, jwt.SigningMethodHS256, secret, good("alice")), AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodHS256, secret, good("alice")), server.AuthBadAlgorithm)
 				// Algorithm confusion: HS256 keyed with the public key.
-				bad(sign(t, jwt.SigningMethodHS256, rsaPEM, good("alice")), AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodHS256, rsaPEM, good("alice")), server.AuthBadAlgorithm)
 			}
 			if sv.name == "RS256" {
-				bad(sign(t, jwt.SigningMethodES256, ecKey, good("alice")), AuthBadAlgorithm)
-				bad(sign(t, jwt.SigningMethodPS256, rsaKey, good("alice")), AuthBadAlgorithm)
-				bad(sign(t, jwt.SigningMethodRS512, rsaKey, good("alice")), AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodES256, ecKey, good("alice")), server.AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodPS256, rsaKey, good("alice")), server.AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodRS512, rsaKey, good("alice")), server.AuthBadAlgorithm)
 			}
 			if sv.name == "ES256" {
-				bad(sign(t, jwt.SigningMethodRS256, rsaKey, good("alice")), AuthBadAlgorithm)
+				bad(sign(t, jwt.SigningMethodRS256, rsaKey, good("alice")), server.AuthBadAlgorithm)
 			}
 			// Without AllowQueryToken the query parameter is ignored.
-			refused(t, ta, u+"?access_token="+url.QueryEscape(sign(t, sv.method, sv.key, good("alice"))), nil, AuthMissing)
+			refused(t, ta, u+"?access_token="+url.QueryEscape(sign(t, sv.method, sv.key, good("alice"))), nil, server.AuthMissing)
 			if got := ta.s.Stats().Open; got != 3 {
 				t.Fatalf("open connections %d, want the 3 valid ones", got)
 			}
@@ -235,7 +237,7 @@ func TestAuth(t *testing.T) {
 	}
 
 	t.Run("query-token", func(t *testing.T) {
-		ta := startApp(t, AppConfig{}, Config{Auth: hs, AllowQueryToken: true}, APIConfig{})
+		ta := startApp(t, Config{}, server.Config{Auth: hs, AllowQueryToken: true}, APIConfig{})
 		tok := sign(t, jwt.SigningMethodHS256, secret, good("dave"))
 		c, resp, err := websocket.DefaultDialer.Dial(wsURL(ta.s)+"?x=1&access_token="+url.QueryEscape(tok), nil)
 		if err != nil {
@@ -249,10 +251,10 @@ func TestAuth(t *testing.T) {
 		if devs := ta.app.Hub().Devices("dave"); len(devs) != 1 {
 			t.Fatalf("dave has %d devices, want 1", len(devs))
 		}
-		refused(t, ta, wsURL(ta.s)+"?access_token="+url.QueryEscape(sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-32-bytes-or-more!!"), good("dave"))), nil, AuthBadSignature)
-		refused(t, ta, wsURL(ta.s)+"?access_token=", nil, AuthMissing)
+		refused(t, ta, wsURL(ta.s)+"?access_token="+url.QueryEscape(sign(t, jwt.SigningMethodHS256, []byte("another-secret-of-32-bytes-or-more!!"), good("dave"))), nil, server.AuthBadSignature)
+		refused(t, ta, wsURL(ta.s)+"?access_token=", nil, server.AuthMissing)
 		// The subprotocol wins over the query parameter.
-		refused(t, ta, wsURL(ta.s)+"?access_token="+url.QueryEscape(tok), []string{"token.garbage"}, AuthMalformed)
+		refused(t, ta, wsURL(ta.s)+"?access_token="+url.QueryEscape(tok), []string{"token.garbage"}, server.AuthMalformed)
 		// Anonymous-mode "user" is not honoured with auth on.
 		c2, _, err := websocket.DefaultDialer.Dial(wsURL(ta.s)+"?user=mallory&access_token="+url.QueryEscape(tok), nil)
 		if err != nil {
@@ -266,7 +268,7 @@ func TestAuth(t *testing.T) {
 	})
 
 	t.Run("origin", func(t *testing.T) {
-		ta := startApp(t, AppConfig{}, Config{AllowedOrigins: []string{"https://ok.example", "https://also.example"}}, APIConfig{})
+		ta := startApp(t, Config{}, server.Config{AllowedOrigins: []string{"https://ok.example", "https://also.example"}}, APIConfig{})
 		f := func(origin string, status int) {
 			t.Helper()
 			h := http.Header{}

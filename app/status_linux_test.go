@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/gorilla/websocket"
 
+	"c1m/server"
 	"c1m/web"
 )
 
@@ -24,7 +25,7 @@ import (
 // up to the counters' increase.
 func TestStatusLiveFeed(t *testing.T) {
 	const key = "status-page-key-0123"
-	ta := startApp(t, AppConfig{}, Config{Loops: 2}, APIConfig{Key: key})
+	ta := startApp(t, Config{}, server.Config{Loops: 2}, APIConfig{Key: key})
 
 	// The page itself needs no key; the feed does.
 	resp, err := http.Get(ta.apiURL("/"))
@@ -36,7 +37,7 @@ func TestStatusLiveFeed(t *testing.T) {
 		t.Fatalf("GET /: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 
-	conn, br, _, err := ws.Dialer{Timeout: 5 * time.Second}.Dial(context.Background(), "ws://"+ta.api.Addr()+"/v1/live")
+	conn, br, _, err := ws.Dialer{Timeout: 5 * time.Second}.Dial(context.Background(), "ws://"+ta.app.APIAddr()+"/v1/live")
 	if err != nil {
 		t.Fatalf("cannot open the live feed: %v", err)
 	}

@@ -1,4 +1,4 @@
-package server
+package app
 
 // bucket is a token bucket for one connection's messages, refilled lazily
 // from the time of the last message: no timer per connection. 12 bytes.

@@ -1,12 +1,5 @@
 //go:build linux
 
-// Package c1mtest is test support shared by the tests that run the real
-// c1m binary as a child process: the end-to-end tests of cmd/c1m and the
-// RFC 6455 suite of server/conformance. It builds the binary once per test
-// process, starts `c1m serve` on free loopback ports, and reads the
-// child's /metrics and /proc entries.
-//
-// Only tests import it; nothing in it is part of c1m itself.
 package c1mtest
 
 import (
@@ -18,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 var (
@@ -87,18 +79,4 @@ func FreeAddr(tb testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// Eventually polls cond every 20 ms until it holds or d passes, then fails
-// tb with what(): a description of the last state seen. cond and what run
-// on the calling goroutine.
-func Eventually(tb testing.TB, d time.Duration, cond func() bool, what func() string) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("still not true after %v: %s", d, what())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

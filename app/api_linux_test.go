@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package app
 
 import (
 	"errors"
@@ -9,12 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"c1m/internal/c1mtest"
+	"c1m/server"
+
 	"github.com/gorilla/websocket"
 )
 
 func TestPublishAPI(t *testing.T) {
 	const key = "s3cret-api-key"
-	ta := startApp(t, AppConfig{MaxData: 1 << 10}, Config{}, APIConfig{Key: key, MaxBody: 4 << 10, MaxMembers: 3})
+	ta := startApp(t, Config{MaxData: 1 << 10}, server.Config{}, APIConfig{Key: key, MaxBody: 4 << 10, MaxMembers: 3})
 
 	// The key: 401 with a JSON error without it or with a wrong one, on
 	// every endpoint.
@@ -93,7 +96,7 @@ func TestPublishAPI(t *testing.T) {
 	// rooms, 3 messages published to 4+4+2 deliveries.
 	// The counters are added after a chunk's writes, so the last
 	// deliveries may be read before they are counted: wait for them.
-	eventually(t, 5*time.Second, "10 deliveries counted", func() bool { return ta.app.Hub().Stats().Deliveries == 10 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return ta.app.Hub().Stats().Deliveries == 10 }, c1mtest.Say("10 deliveries counted"))
 	code, m = ta.apiDo(t, "GET", "/v1/stats", key, "")
 	want := map[string]float64{"connections": 4, "sockets": 4, "rooms": 2, "users": 3, "published": 3, "deliveries": 10, "dropped": 0, "slow_closed": 0, "backlog": 0}
 	if code != 200 {
@@ -168,7 +171,7 @@ func TestPublishAPI(t *testing.T) {
 	}
 	expectCloseCode(t, bob1, 1008)
 	expectCloseCode(t, bob2, 1008)
-	eventually(t, 5*time.Second, "bob's devices to leave the hub", func() bool { return len(ta.app.Hub().Devices("bob")) == 0 })
+	c1mtest.Eventually(t, 5*time.Second, func() bool { return len(ta.app.Hub().Devices("bob")) == 0 }, c1mtest.Say("bob's devices to leave the hub"))
 	ta.publish(t, `{"room":"lobby","data":3}`)
 	for _, c := range []*websocket.Conn{alice, carol} {
 		if fr := readFrame(t, c); fr.Type != "message" || fr.Seq != 3 {
@@ -183,18 +186,22 @@ func TestPublishAPI(t *testing.T) {
 		t.Fatalf("unknown endpoint: %d %v", code, m)
 	}
 
-	// No key on a non-loopback address: refused before listening.
-	if _, err := StartAPI(APIConfig{Addr: "0.0.0.0:0"}, ta.app, ta.s); !errors.Is(err, ErrAPIKeyRequired) {
-		t.Fatalf("StartAPI 0.0.0.0 without key: %v, want ErrAPIKeyRequired", err)
+	// No key on a non-loopback address: New refuses before listening.
+	if _, err := New(Config{API: APIConfig{Addr: "0.0.0.0:0"}}); !errors.Is(err, ErrAPIKeyRequired) {
+		t.Fatalf("New with the API on 0.0.0.0 without a key: %v, want ErrAPIKeyRequired", err)
 	}
 	// A key, or loopback, is enough.
-	for _, c := range []APIConfig{{Addr: "127.0.0.1:0"}, {Addr: "localhost:0"}, {Addr: "[::1]:0"}} {
-		api, err := StartAPI(c, ta.app, ta.s)
+	for _, c := range []APIConfig{{Addr: "0.0.0.0:0", Key: "k"}, {Addr: "127.0.0.1:0"}, {Addr: "localhost:0"}, {Addr: "[::1]:0"}} {
+		c, err := c.withDefaults()
+		if err != nil {
+			t.Fatalf("API config %+v: %v", c, err)
+		}
+		api, err := startAPI(c, ta.app)
 		if err != nil {
 			if c.Addr == "[::1]:0" && strings.Contains(err.Error(), "cannot assign") {
 				continue // no IPv6 loopback here
 			}
-			t.Fatalf("StartAPI %s: %v", c.Addr, err)
+			t.Fatalf("startAPI %s: %v", c.Addr, err)
 		}
 		_ = api.srv.Close()
 	}

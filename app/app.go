@@ -1,0 +1,161 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"c1m/broadcast"
+	"c1m/server"
+)
+
+// Config configures an App: the connection engine, the fan-out, the client
+// protocol and the publish API. The zero value is usable: every zero field
+// takes the default named beside it. A Config is read by New and not after.
+type Config struct {
+	// Engine configures the connection engine. Its Handler must be nil:
+	// the App is the engine's handler.
+	Engine server.Config
+	// Hub configures the fan-out; its MaxFDs is set from the engine.
+	Hub broadcast.Config
+	// API configures the publish API; API.Addr "-" turns it off.
+	API APIConfig
+
+	RateBurst  int     // messages a client may send at once, DefaultRateBurst
+	RateRefill float64 // messages per second refilled, DefaultRateRefill
+	// AbuseLimit is how many refusals in a row (rate limited) close the
+	// connection with 1008, DefaultAbuseLimit.
+	AbuseLimit int
+	// MaxData caps a message's data field in bytes, DefaultMaxData; larger
+	// gets an error frame "too_large" (the frame limit, the engine's
+	// MaxMessage, closes with 1009 instead).
+	MaxData int
+}
+
+// Defaults for Config's zero fields.
+const (
+	DefaultRateBurst  = 10
+	DefaultRateRefill = 1.0
+	DefaultAbuseLimit = 100
+	DefaultMaxData    = 16 << 10
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Engine.Handler != nil {
+		return c, errors.New("cannot configure the app: Engine.Handler must be nil (the app is the handler)")
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = DefaultRateBurst
+	}
+	if c.RateRefill == 0 {
+		c.RateRefill = DefaultRateRefill
+	}
+	if c.AbuseLimit == 0 {
+		c.AbuseLimit = DefaultAbuseLimit
+	}
+	if c.MaxData == 0 {
+		c.MaxData = DefaultMaxData
+	}
+	var err error
+	if c.API, err = c.API.withDefaults(); err != nil {
+		return c, err
+	}
+	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 {
+		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit and max data must be positive")
+	}
+	if c.Engine.Logger == nil {
+		c.Engine.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// App is c1m's product: the connection engine running the JSON client
+// protocol (docs/protocol.md), the fan-out hub, and the publish API, wired
+// together by New. Start it with Start and stop it with Shutdown. Its
+// methods are safe for concurrent use.
+type App struct {
+	cfg   Config
+	log   *slog.Logger
+	eng   *server.Server
+	hub   *broadcast.Hub
+	proto *protocol
+	api   *API // nil until Start, and when the API is off
+}
+
+// New validates cfg and builds the engine, the hub and the protocol
+// handler; nothing listens until Start.
+func New(cfg Config) (*App, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Engine.Logger}
+	a.proto = newProtocol(a)
+	ecfg := cfg.Engine
+	ecfg.Handler = a.proto
+	// The engine calls its handler only once started, so the protocol
+	// may be bound to the hub after the engine exists.
+	if a.eng, err = server.New(ecfg); err != nil {
+		return nil, err
+	}
+	hc := cfg.Hub
+	hc.MaxFDs = a.eng.MaxFDs()
+	dur := a.eng.Metrics().NewHistogram("c1m_broadcast_duration_seconds")
+	hc.OnBroadcast = func(d time.Duration, _ int) { dur.Update(d.Seconds()) }
+	if a.hub, err = broadcast.New(hc, Sender{Engine: a.eng}); err != nil {
+		return nil, fmt.Errorf("cannot create the fan-out: %w", err)
+	}
+	a.proto.bind(a.eng.MaxFDs())
+	registerMetrics(a.eng.Metrics(), a.hub, a.proto)
+	return a, nil
+}
+
+// Start opens the engine's listeners and then the publish API.
+func (a *App) Start() error {
+	if err := a.eng.Start(); err != nil {
+		a.hub.Close()
+		return err
+	}
+	if a.cfg.API.Addr == "-" {
+		return nil
+	}
+	api, err := startAPI(a.cfg.API, a)
+	if err != nil {
+		_ = a.eng.Shutdown(context.Background())
+		a.hub.Close()
+		return err
+	}
+	a.api = api
+	if api.cfg.Key == "" {
+		a.log.Warn("the publish API has no key: anything on this host may publish", "api", api.Addr())
+	}
+	return nil
+}
+
+// Shutdown stops the publish API, drains the engine (Server.Shutdown) and
+// stops the hub. ctx ending cuts the drain short.
+func (a *App) Shutdown(ctx context.Context) error {
+	if a.api != nil {
+		_ = a.api.Shutdown(ctx)
+	}
+	err := a.eng.Shutdown(ctx)
+	a.hub.Close()
+	return err
+}
+
+// Engine returns the connection engine.
+func (a *App) Engine() *server.Server { return a.eng }
+
+// Hub returns the fan-out hub.
+func (a *App) Hub() *broadcast.Hub { return a.hub }
+
+// APIAddr returns the publish API's address, or "" when it is off or not
+// started.
+func (a *App) APIAddr() string {
+	if a.api == nil {
+		return ""
+	}
+	return a.api.Addr()
+}
