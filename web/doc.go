@@ -22,6 +22,10 @@
 //	st.Register(mux)
 //	defer st.Close() // before the HTTP server's Shutdown
 //
+// A Status samples once per interval whether or not a page is open, so
+// that a page opens with the last minutes drawn; a sample of one node
+// costs about 0.1 ms (BenchmarkSample) plus the exposition itself.
+//
 // Concurrency: a Status samples on one goroutine of its own; each open
 // live feed holds the net/http goroutine of its request plus a reader
 // goroutine, and at most Config.MaxViewers are open at once.

@@ -30,8 +30,9 @@ const (
 
 // TestBrowserStatusPage drives headless Chromium through the status page:
 // the live connection count follows test clients, the demo chat (c1m.js)
-// carries a message from one tab to another, and after the server is
-// stopped and started again both tabs reconnect and rejoin by themselves.
+// carries a message from one tab to another, after the server is stopped
+// and started again both tabs reconnect and rejoin by themselves, and the
+// publish form reaches the room.
 // A screenshot of the page is saved to $C1M_TEST_ARTIFACTS, or to the
 // test's artifact directory (go test -artifacts), never to the repository.
 func TestBrowserStatusPage(t *testing.T) {
@@ -114,6 +115,14 @@ func TestBrowserStatusPage(t *testing.T) {
 	b.say("after the restart")
 	a.waitFor("alice gets bob's message sent after the restart", `logHas("msg", "bob", "after the restart")`)
 	a.waitText("fig-connections", "2")
+
+	// The publish form (the API needs no key on loopback) reaches the room.
+	a.run(
+		chromedp.SetValue(chromedp.CSS("#pub-text"), "maintenance at 02:00"),
+		chromedp.Click(chromedp.CSS("#pub-send")),
+	)
+	a.waitFor("the publish form's answer", `text("pub-result").startsWith("published, seq ")`)
+	b.waitFor("bob gets the operator's message", `logHas("msg", "operator", "maintenance at 02:00")`)
 	a.waitFor("the charts to draw", `document.querySelector("#chart-connections polyline").getAttribute("points").split(" ").length >= 2`)
 
 	png, err := chromedp.Run(a.ctx, chromedp.FullScreenshot(100))
