@@ -15,6 +15,7 @@ import (
 
 	"c1m/broadcast"
 	"c1m/internal/netaddr"
+	"c1m/web"
 	"c1m/wsproto"
 )
 
@@ -69,6 +70,8 @@ type API struct {
 	app *App
 	srv *http.Server
 	ln  net.Listener
+
+	status *web.Status // the status page on this listener (status.go)
 }
 
 // startAPI listens and serves the API for a (cfg already defaulted).
@@ -83,6 +86,10 @@ func startAPI(cfg APIConfig, a *App) (*API, error) {
 	mux.HandleFunc("POST /v1/disconnect", api.auth(api.disconnect))
 	mux.HandleFunc("GET /v1/stats", api.auth(api.stats))
 	mux.HandleFunc("GET /v1/rooms/{room}", api.auth(api.room))
+	if err := api.startStatus(mux); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	mux.HandleFunc("/", api.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
 	}))
@@ -99,7 +106,10 @@ func startAPI(cfg APIConfig, a *App) (*API, error) {
 func (a *API) Addr() string { return a.ln.Addr().String() }
 
 // Shutdown stops the API.
-func (a *API) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
+func (a *API) Shutdown(ctx context.Context) error {
+	a.stopStatus()
+	return a.srv.Shutdown(ctx)
+}
 
 // auth checks the bearer key in constant time.
 func (a *API) auth(h http.HandlerFunc) http.HandlerFunc {

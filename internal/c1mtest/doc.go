@@ -10,6 +10,8 @@
 //   - Binary, Serve and Proc: build c1m once per test process, run
 //     `c1m serve` on free loopback ports as a child, and read its
 //     /metrics and /proc entries.
+//   - Browser: headless Chromium (Debian's /usr/bin/chromium) for the
+//     tests of the status page and c1m.js, driven with chromedp.
 //
 // Only tests import it; nothing in it is part of c1m itself.
 //
