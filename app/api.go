@@ -15,7 +15,7 @@ import (
 
 	"c1m/broadcast"
 	"c1m/internal/netaddr"
-	"c1m/web"
+	"c1m/app/web"
 	"c1m/wsproto"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"c1m/server"
-	"c1m/web"
+	"c1m/app/web"
 )
 
 // startStatus creates the status page (package web) for the API's

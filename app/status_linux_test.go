@@ -16,7 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"c1m/server"
-	"c1m/web"
+	"c1m/app/web"
 )
 
 // The live feed of a real server, read without a browser: the key in the
