@@ -93,7 +93,7 @@ func startAPI(cfg APIConfig, a *App) (*API, error) {
 	mux.HandleFunc("/", api.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
 	}))
-	api.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	api.srv = &http.Server{Handler: api.guard(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := api.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("publish API stopped", "err", err)

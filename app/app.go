@@ -32,14 +32,24 @@ type Config struct {
 	// gets an error frame "too_large" (the frame limit, the engine's
 	// MaxMessage, closes with 1009 instead).
 	MaxData int
+	// ConnsPerUser caps the open connections of one user id,
+	// DefaultConnsPerUser; a newer connection closes the user's oldest
+	// with 1008 "replaced by a newer connection of the same user" (a
+	// device that moved networks reconnects before its old connection
+	// times out, and must not be locked out by it).
+	ConnsPerUser int
+	// ExpireClose closes a connection (4001 "token expired") when its
+	// token's "exp" passes.
+	ExpireClose bool
 }
 
 // Defaults for Config's zero fields.
 const (
-	DefaultRateBurst  = 10
-	DefaultRateRefill = 1.0
-	DefaultAbuseLimit = 100
-	DefaultMaxData    = 16 << 10
+	DefaultRateBurst    = 10
+	DefaultRateRefill   = 1.0
+	DefaultAbuseLimit   = 100
+	DefaultMaxData      = 16 << 10
+	DefaultConnsPerUser = 16
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -62,8 +72,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.API, err = c.API.withDefaults(); err != nil {
 		return c, err
 	}
-	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 {
-		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit and max data must be positive")
+	if c.ConnsPerUser == 0 {
+		c.ConnsPerUser = DefaultConnsPerUser
+	}
+	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 || c.ConnsPerUser < 1 {
+		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit, max data and conns per user must be positive")
+	}
+	if c.AbuseLimit > maxStrikes {
+		return c, fmt.Errorf("cannot use abuse-limit %d: refusals in a row are counted up to %d", c.AbuseLimit, maxStrikes)
 	}
 	if c.Engine.Logger == nil {
 		c.Engine.Logger = slog.Default()
@@ -114,14 +130,20 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("cannot create the fan-out: %w", err)
 	}
 	a.proto.bind(a.eng.MaxFDs())
+	if cfg.ExpireClose {
+		a.proto.exp = newExpiries(a.eng, 500*time.Millisecond)
+	}
 	registerMetrics(a.eng.Metrics(), a.hub, a.proto)
 	return a, nil
 }
 
+// maxStrikes is the most refusals in a row a bucket counts (uint16).
+const maxStrikes = 1<<16 - 1
+
 // Start opens the engine's listeners and then the publish API.
 func (a *App) Start() error {
 	if err := a.eng.Start(); err != nil {
-		a.hub.Close()
+		a.stopBackground()
 		return err
 	}
 	if a.cfg.API.Addr == "-" {
@@ -130,7 +152,7 @@ func (a *App) Start() error {
 	api, err := startAPI(a.cfg.API, a)
 	if err != nil {
 		_ = a.eng.Shutdown(context.Background())
-		a.hub.Close()
+		a.stopBackground()
 		return err
 	}
 	a.api = api
@@ -153,8 +175,18 @@ func (a *App) Shutdown(ctx context.Context) error {
 		_ = a.api.Shutdown(hctx)
 		cancel()
 	}
-	a.hub.Close()
+	a.stopBackground()
 	return err
+}
+
+// stopBackground stops the App's own goroutines: the expiry checker and
+// the hub's.
+func (a *App) stopBackground() {
+	if a.proto.exp != nil {
+		a.proto.exp.close()
+		a.proto.exp = nil
+	}
+	a.hub.Close()
 }
 
 // Engine returns the connection engine.

@@ -96,8 +96,14 @@ func (l *loop) run() {
 			return
 		}
 		timeout := l.msToNextTick()
-		err := l.p.Wait(timeout, l.cb)
+		n, err := l.p.Poll(timeout)
+		// Busy time runs from the wake-up, so that it covers the event
+		// callbacks (reads, parsing, handlers, flushes) as well as the
+		// timers: the loop's whole work, none of its waiting.
 		t0 := time.Now()
+		if err == nil {
+			err = l.p.Dispatch(n, l.cb)
+		}
 		if err != nil {
 			if errors.Is(err, poller.ErrClosed) {
 				return
