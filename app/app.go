@@ -102,8 +102,14 @@ func New(cfg Config) (*App, error) {
 	}
 	hc := cfg.Hub
 	hc.MaxFDs = a.eng.MaxFDs()
-	dur := a.eng.Metrics().NewHistogram("c1m_broadcast_duration_seconds")
-	hc.OnBroadcast = func(d time.Duration, _ int) { dur.Update(d.Seconds()) }
+	set := a.eng.Metrics()
+	dur := set.NewHistogram("c1m_broadcast_duration_seconds")
+	lat := set.NewPrometheusHistogramExt("c1m_broadcast_latency_seconds",
+		[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+	hc.OnBroadcast = func(latency, fanout time.Duration, _ int) {
+		dur.Update(fanout.Seconds())
+		lat.Update(latency.Seconds())
+	}
 	if a.hub, err = broadcast.New(hc, Sender{Engine: a.eng}); err != nil {
 		return nil, fmt.Errorf("cannot create the fan-out: %w", err)
 	}
@@ -134,13 +140,19 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Shutdown stops the publish API, drains the engine (Server.Shutdown) and
-// stops the hub. ctx ending cuts the drain short.
+// Shutdown drains the App: the engine's drain (server.Shutdown) runs, and
+// at its third step the protocol stops taking publishes (the API answers
+// 503, clients get a "shutting_down" error) and lets everything accepted
+// fan out; each client then gets its shutdown message and its 1001 behind
+// the messages already queued for it. The publish API stops last, and the
+// hub with it. ctx ending cuts the drain short.
 func (a *App) Shutdown(ctx context.Context) error {
-	if a.api != nil {
-		_ = a.api.Shutdown(ctx)
-	}
 	err := a.eng.Shutdown(ctx)
+	if a.api != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = a.api.Shutdown(hctx)
+		cancel()
+	}
 	a.hub.Close()
 	return err
 }

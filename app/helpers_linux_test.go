@@ -48,6 +48,9 @@ func startApp(t testing.TB, acfg Config, cfg server.Config, apiCfg APIConfig) *t
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Second
 	}
+	if cfg.DrainDelay == 0 {
+		cfg.DrainDelay = -1 // tests shut down at once
+	}
 	if apiCfg.Addr == "" {
 		apiCfg.Addr = "127.0.0.1:0"
 	}

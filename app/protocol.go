@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -27,6 +28,7 @@ type protocol struct {
 	burst, perMs float32
 	rateLimited  *metrics.Counter
 	errorsSent   *metrics.Counter
+	reconnectMs  atomic.Int64 // the drain's reconnect window, set by BeforeDrain
 }
 
 // connState is the protocol's per-connection state: the rate bucket and
@@ -77,6 +79,7 @@ const (
 	errCodeRoomFull    = "room_full"
 	errCodeNotMember   = "not_member"
 	errCodeOverloaded  = "overloaded"
+	errCodeDraining    = "shutting_down"
 )
 
 // OnMessage handles one client message.
@@ -167,6 +170,8 @@ func (p *protocol) publish(c server.Conn, e *envelope, t broadcast.Target) error
 	switch {
 	case errors.Is(err, broadcast.ErrBacklog):
 		return p.reply(c, e.id, errCodeOverloaded, "the server is overloaded; retry later")
+	case errors.Is(err, broadcast.ErrDraining):
+		return p.reply(c, e.id, errCodeDraining, "the server is shutting down; send again after reconnecting")
 	case err != nil:
 		return p.reply(c, e.id, errCodeBadRequest, "cannot publish")
 	}

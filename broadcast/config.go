@@ -61,9 +61,12 @@ type Config struct {
 	// PresenceWindow is how long join/leave events are gathered before
 	// one presence event per room goes out, 1 s.
 	PresenceWindow time.Duration
-	// OnBroadcast, if set, is called after every fan-out with its
-	// duration and target count (for c1m_broadcast_duration_seconds).
-	OnBroadcast func(d time.Duration, targets int)
+	// OnBroadcast, if set, is called after the fan-out of every message
+	// (not presence events) with its latency (from Publish to the last
+	// target handed the frame, queueing behind earlier messages
+	// included), the fan-out's own duration, and the target count. It
+	// runs on the fan-out goroutine: it must be quick.
+	OnBroadcast func(latency, fanout time.Duration, targets int)
 }
 
 // Defaults.

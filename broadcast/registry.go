@@ -64,6 +64,7 @@ func (h *Hub) Register(c ConnID, name string) error {
 		if u == nil {
 			u = &user{name: name}
 			u.stream.target = ToUser(name)
+			u.stream.user = u
 			h.users[name] = u
 		}
 		u.mu.Lock()

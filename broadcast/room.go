@@ -52,6 +52,7 @@ func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
 		if r == nil {
 			r = &room{name: name, index: map[ConnID]int32{}, presence: map[ConnID]bool{}, pending: map[string]int{}}
 			r.stream.target = ToRoom(name)
+			r.stream.room = r
 			h.rooms[name] = r
 		}
 		h.mu.Unlock()
@@ -95,6 +96,15 @@ func (h *Hub) Leave(c ConnID, name string) error {
 			r = x
 			m.rooms = append(m.rooms[:i], m.rooms[i+1:]...)
 			break
+		}
+	}
+	if r != nil && m.gaps != nil {
+		// A gap on a room left is owed to nobody: the member gets no more
+		// of that stream, and the entry would pin the room for as long as
+		// the connection lives.
+		delete(m.gaps, &r.stream)
+		if len(m.gaps) == 0 {
+			m.gapOn.Store(false)
 		}
 	}
 	u := m.user

@@ -10,6 +10,7 @@ import (
 // delivery is one framed message waiting in a stream's queue.
 type delivery struct {
 	frame    []byte
+	at       int64         // when it was published (monotonic ns since the hub started)
 	seq      uint64        // 0 for presence events (no sequence number)
 	presence bool          // only for the room's presence subscribers
 	done     chan struct{} // PublishWait: closed after the fan-out
@@ -21,6 +22,13 @@ type delivery struct {
 type stream struct {
 	target Target
 	hub    *Hub
+	// room or user is the stream's owner (nil for everyone): the fan-out
+	// reaches that object's members, never those of a newer room or user
+	// of the same name, so messages still queued when a room empties
+	// cannot reach the room re-created under its name with the old
+	// numbering.
+	room *room
+	user *user
 
 	mu      sync.Mutex // guards the fields below
 	seq     uint64
@@ -59,6 +67,9 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 	if h.closed.Load() {
 		return 0, 0, ErrClosed
 	}
+	if h.draining.Load() {
+		return 0, 0, ErrDraining
+	}
 	if !json.Valid(data) {
 		return 0, 0, ErrBadData
 	}
@@ -94,6 +105,7 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 	}
 	s.seq++
 	d.seq = s.seq
+	d.at = h.nanotime()
 	d.frame = EncodeMessage(t, from, d.seq, nowMillis(), data)
 	start := h.enqueue(s, d)
 	s.mu.Unlock()
@@ -128,6 +140,7 @@ func (h *Hub) enqueue(s *stream, d delivery) bool {
 // (the publisher then pays for the fan-out itself, which is counted).
 func (h *Hub) startDrain(s *stream) {
 	s.hub = h
+	h.st.running.Add(1)
 	h.submit(s)
 }
 
@@ -140,6 +153,7 @@ func (h *Hub) drain(s *stream) {
 			s.head = 0
 			s.running = false
 			s.mu.Unlock()
+			h.st.running.Add(-1)
 			return
 		}
 		d := s.queue[s.head]
@@ -147,10 +161,11 @@ func (h *Hub) drain(s *stream) {
 		s.head++
 		s.mu.Unlock()
 		h.st.backlog.Add(-1)
-		start := time.Now()
+		start := h.nanotime()
 		n := h.fanout(s, d)
-		if f := h.cfg.OnBroadcast; f != nil {
-			f(time.Since(start), n)
+		if f := h.cfg.OnBroadcast; f != nil && d.seq != 0 {
+			end := h.nanotime()
+			f(time.Duration(end-d.at), time.Duration(end-start), n)
 		}
 		if d.done != nil {
 			*d.targets = n

@@ -39,7 +39,7 @@ func (s *Server) startHTTP() error {
 		st := s.Stats()
 		switch {
 		case st.Draining:
-			http.Error(w, "draining", http.StatusServiceUnavailable)
+			http.Error(w, "draining: this node is shutting down", http.StatusServiceUnavailable)
 		case st.Sockets >= int64(st.MaxConns):
 			http.Error(w, "at capacity", http.StatusServiceUnavailable)
 		default:

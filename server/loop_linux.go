@@ -280,7 +280,7 @@ func (l *loop) onTick() {
 	if l.acceptOff && !l.listenOff && int32(l.now-l.acceptTick) >= 0 {
 		l.resumeAccept()
 	}
-	if l.s.draining.Load() {
+	if l.s.closing.Load() {
 		l.drainStep()
 	}
 }
@@ -305,7 +305,10 @@ func (l *loop) drainInbox() {
 	}
 	clear(reqs)
 	l.spare = reqs[:0]
-	if l.s.draining.Load() && !l.drainOn {
+	if l.s.draining.Load() {
+		l.stopListening()
+	}
+	if l.s.closing.Load() && !l.drainOn {
 		l.drainStep()
 	}
 }

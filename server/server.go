@@ -33,11 +33,17 @@ type Server struct {
 	readers sync.Pool // *wsproto.Reader for connections mid-frame
 	hsPool  hsPool
 
-	open     atomic.Int64 // upgraded connections (c1m_connections)
-	queued   atomic.Int64 // bytes waiting in out queues (c1m_queued_bytes)
-	live     atomic.Int64 // accepted sockets in any state
-	draining atomic.Bool
-	stopping atomic.Bool
+	open   atomic.Int64 // upgraded connections (c1m_connections)
+	queued atomic.Int64 // bytes waiting in out queues (c1m_queued_bytes)
+	live   atomic.Int64 // accepted sockets in any state
+	// The drain's stages (Shutdown): deregistered (/readyz 503), draining
+	// (listeners shut, no new sockets), closing (connections get their
+	// close frames at closeRate per second), stopping (loops exit).
+	deregistered atomic.Bool
+	draining     atomic.Bool
+	closing      atomic.Bool
+	closeRate    atomic.Int64
+	stopping     atomic.Bool
 
 	drainedMu sync.Mutex
 	drained   map[int]bool
@@ -57,12 +63,12 @@ type Stats struct {
 	Sockets  int64 // accepted sockets, including handshakes and closes in progress
 	Queued   int64 // bytes waiting in per-connection out queues
 	MaxConns int
-	Draining bool
+	Draining bool // Shutdown has begun (from the deregistration window on)
 }
 
 // Stats returns current counts; safe from any goroutine.
 func (s *Server) Stats() Stats {
-	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), Queued: s.queued.Load(), MaxConns: s.maxConns, Draining: s.draining.Load()}
+	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), Queued: s.queued.Load(), MaxConns: s.maxConns, Draining: s.deregistered.Load()}
 }
 
 // MaxFDs returns the size of the fd-indexed connection table: every

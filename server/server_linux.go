@@ -35,6 +35,9 @@ func New(cfg Config) (*Server, error) {
 	if s.maxConns == 0 {
 		s.maxConns = max(limit-FDReserve, 1)
 	}
+	if err := cfg.checkDrain(s.maxConns); err != nil {
+		return nil, err
+	}
 	s.readers.New = func() any { return new(wsproto.Reader) }
 	s.m = newServerMetrics(cfg.Loops,
 		func() float64 { return float64(s.open.Load()) },

@@ -38,7 +38,7 @@ const (
 func TestBrowserStatusPage(t *testing.T) {
 	ctx1 := c1mtest.Browser(t)
 	args := []string{"serve", "--auth=none", "--addr", browserWSAddr, "--metrics-addr", browserMetricsAddr,
-		"--api-addr", browserAPIAddr, "--drain-timeout", "5s", "--log-level", "warn"}
+		"--api-addr", browserAPIAddr, "--drain-timeout", "5s", "--drain-delay", "0", "--log-level", "warn"}
 	start := func() *c1mtest.Proc {
 		t.Helper()
 		p, err := c1mtest.Start(t, browserWSAddr, browserMetricsAddr, args, nil)

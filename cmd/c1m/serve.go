@@ -29,8 +29,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "deadline for the HTTP upgrade request")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", server.DefaultPingInterval, "heartbeat ping period; two silent periods close a connection with 1001")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "on SIGTERM, force-close what is still open after this")
-	fs.IntVar(&cfg.DrainRate, "drain-rate", server.DefaultDrainRate, "close frames per second while draining")
+	drainDelay := fs.Duration("drain-delay", server.DefaultDrainDelay, "on SIGTERM, answer /readyz 503 this long before the listeners close (0: none)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "after --drain-delay, force-close what is still open after this")
+	fs.IntVar(&cfg.DrainRate, "drain-rate", 0, "close frames per second while draining (0: the connections spread over the drain timeout)")
 	fs.DurationVar(&cfg.CloseLinger, "close-linger", server.DefaultCloseLinger, "wait for the client's FIN after a close frame")
 	fs.IntVar(&cfg.MaxMessage, "max-message", wsproto.DefaultMaxMessage, "maximum message size in bytes; larger → close 1009")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", wsproto.DefaultMaxHeaderBytes, "maximum upgrade request head; larger → HTTP 431")
@@ -71,6 +72,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger = log
+	cfg.DrainDelay = *drainDelay
+	if cfg.DrainDelay <= 0 {
+		cfg.DrainDelay = -1 // none: the Config's zero means the default
+	}
 	if *handler == "app" {
 		if acfg.Hub.Policy, err = broadcast.ParsePolicy(*policy); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
