@@ -99,12 +99,6 @@ func TestUnitStopTimeoutCoversDrain(t *testing.T) {
 	var sum time.Duration
 	for _, f := range []string{"drain-delay", "drain-timeout", "close-linger"} {
 		def, ok := flags[f]
-		if !ok && f == "drain-delay" {
-			// Issue 9 item 3 adds --drain-delay; until a binary has it,
-			// there is no delay to wait for.
-			t.Logf("c1m serve has no --%s: it adds nothing to the stop time", f)
-			continue
-		}
 		if !ok {
 			t.Fatalf("c1m serve has no --%s", f)
 		}
