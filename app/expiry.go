@@ -24,7 +24,6 @@ const closeTokenExpired wsproto.StatusCode = 4001
 type expiries struct {
 	mu   sync.Mutex
 	h    expHeap
-	pos  []int32 // fd → position in h, -1 when none; sized by the engine
 	eng  *server.Server
 	stop chan struct{}
 	done chan struct{}
