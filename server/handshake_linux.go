@@ -179,10 +179,14 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		l.reject(fd, sl, 401, "unauthorized: a valid token is required", hsUnauthorized)
 		return
 	}
+	// Counted before the 101 goes out: a client holding its 101 is in
+	// c1m_connections, never ahead of it.
+	s.open.Add(1)
 	if n, werr := writeFull(int(fd), resp); n != len(resp) {
 		// A fresh socket's send buffer always takes ~200 bytes; anything
 		// else means the peer is gone.
 		_ = werr
+		s.open.Add(-1)
 		s.m.hsFailures[hsClosed].Inc()
 		l.finalClose(fd, sl)
 		return
@@ -191,7 +195,6 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 	sl.mu.Lock()
 	sl.state = stOpen
 	sl.mu.Unlock()
-	s.open.Add(1)
 	s.m.opened.Inc()
 	l.startHeartbeat(fd)
 	s.cfg.Handler.OnOpen(Conn{s: s, fd: fd, gen: sl.gen}, &l.ident)
