@@ -53,6 +53,8 @@ type Server struct {
 	lastAcceptErr  atomic.Int64
 	lastHandlerErr atomic.Int64
 
+	health  healthChecks
+	rssBase int64 // resident bytes when Start finished, for c1m_memory_per_connection_bytes
 	http    *httpServer
 	running bool // loops started; set by Start before it returns
 }

@@ -43,6 +43,7 @@ func New(cfg Config) (*Server, error) {
 		func() float64 { return float64(s.open.Load()) },
 		func() float64 { return float64(s.live.Load()) },
 		func() float64 { return float64(s.queued.Load()) })
+	s.registerStateMetrics(limit)
 	return s, nil
 }
 
@@ -128,6 +129,7 @@ func (s *Server) Start() error {
 		go l.run()
 	}
 	s.running = true
+	s.rssBase, _ = residentBytes()
 	return nil
 }
 
