@@ -155,6 +155,10 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		}
 		return
 	}
+	if sl.lflags&lflagRateIP != 0 {
+		l.reject(fd, sl, 429, "too many connections from your address; retry later", hsRateLimited)
+		return
+	}
 	if sl.lflags&lflagReject != 0 {
 		if s.draining.Load() {
 			l.reject(fd, sl, 503, "server is draining; reconnect to another node", hsDraining)

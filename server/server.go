@@ -31,6 +31,7 @@ type Server struct {
 	lfds    []int
 	port    int
 	readers sync.Pool // *wsproto.Reader for connections mid-frame
+	ipRate  *ipRate   // nil unless Config.AcceptRatePerIP
 	hsPool  hsPool
 
 	open   atomic.Int64 // upgraded connections (c1m_connections)

@@ -39,6 +39,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.readers.New = func() any { return new(wsproto.Reader) }
+	if r := cfg.AcceptRatePerIP; r > 0 {
+		s.ipRate = newIPRate(r, max(int(2*r), 8))
+	}
 	s.m = newServerMetrics(cfg.Loops,
 		func() float64 { return float64(s.open.Load()) },
 		func() float64 { return float64(s.live.Load()) },
