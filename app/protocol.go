@@ -203,7 +203,11 @@ func (p *protocol) join(c server.Conn, e *envelope) error {
 	if !p.mayUse(c, e.room) {
 		return p.reply(c, e.id, errCodeForbidden, "your token does not allow that room")
 	}
-	n, err := p.a.hub.Join(connID(c), string(e.room), e.presence)
+	join := p.a.hub.Join
+	if e.hasSince {
+		join = p.a.hub.JoinFrom // the live stream waits for the catch-up
+	}
+	n, err := join(connID(c), string(e.room), e.presence)
 	switch {
 	case errors.Is(err, broadcast.ErrTooManyRooms):
 		return p.reply(c, e.id, errCodeTooMany, "too many rooms on this connection")
@@ -214,7 +218,11 @@ func (p *protocol) join(c server.Conn, e *envelope) error {
 	case err != nil:
 		return p.reply(c, e.id, errCodeBadRequest, "cannot join")
 	}
-	return p.ok(c, e.id, `{"type":"joined","room":`, e.roomRaw, n)
+	if err := p.ok(c, e.id, `{"type":"joined","room":`, e.roomRaw, n); err != nil || !e.hasSince {
+		return err
+	}
+	p.catchUp(c, broadcast.ToRoom(string(e.room)), e.since)
+	return nil
 }
 
 func (p *protocol) publish(c server.Conn, e *envelope, t broadcast.Target) error {
