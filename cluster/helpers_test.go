@@ -103,8 +103,18 @@ func testConfig(t testing.TB, name string) Config {
 
 func startNode(t testing.TB, cfg Config) *node {
 	t.Helper()
+	return startNodeDeliver(t, cfg, nil)
+}
+
+// startNodeDeliver starts a node whose deliveries go to deliver, or to
+// its recorder when deliver is nil.
+func startNodeDeliver(t testing.TB, cfg Config, deliver DeliverFunc) *node {
+	t.Helper()
 	rec := &recorder{}
-	c, err := New(cfg, rec.deliver)
+	if deliver == nil {
+		deliver = rec.deliver
+	}
+	c, err := New(cfg, deliver)
 	if err != nil {
 		t.Fatalf("New(%s): %v", cfg.NodeName, err)
 	}
@@ -118,6 +128,13 @@ func startNode(t testing.TB, cfg Config) *node {
 // waits until every node is ready (the stream exists and accepts
 // messages).
 func startCluster(t testing.TB, n int, mod func(i int, c *Config)) []*node {
+	t.Helper()
+	return startClusterDeliver(t, n, mod, nil)
+}
+
+// startClusterDeliver is startCluster with node i's deliveries going to
+// deliver(i) when deliver is not nil.
+func startClusterDeliver(t testing.TB, n int, mod func(i int, c *Config), deliver func(i int) DeliverFunc) []*node {
 	t.Helper()
 	ports := make([]int, n)
 	var routes []string
@@ -134,7 +151,11 @@ func startCluster(t testing.TB, n int, mod func(i int, c *Config)) []*node {
 		if mod != nil {
 			mod(i, &cfg)
 		}
-		nodes = append(nodes, startNode(t, cfg))
+		var d DeliverFunc
+		if deliver != nil {
+			d = deliver(i)
+		}
+		nodes = append(nodes, startNodeDeliver(t, cfg, d))
 	}
 	for _, nd := range nodes {
 		eventually(t, nd.NodeName()+" ready", func() bool { return nd.Status().State == StateReady })
