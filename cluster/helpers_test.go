@@ -146,8 +146,10 @@ func startClusterDeliver(t testing.TB, n int, mod func(i int, c *Config), delive
 	for i := range n {
 		cfg := testConfig(t, fmt.Sprintf("n%d", i))
 		cfg.Replicas = 1
-		cfg.RoutePort = ports[i]
-		cfg.Routes = routes
+		if n > 1 {
+			cfg.RoutePort = ports[i]
+			cfg.Routes = routes
+		}
 		if mod != nil {
 			mod(i, &cfg)
 		}
@@ -163,9 +165,20 @@ func startClusterDeliver(t testing.TB, n int, mod func(i int, c *Config), delive
 	return nodes
 }
 
-// publishWait publishes and waits for the acknowledgement.
+// publishWait publishes and waits for the acknowledgement (test
+// goroutine only: it stops the test on failure).
 func publishWait(t testing.TB, c *Cluster, tg broadcast.Target, from, data string) uint64 {
 	t.Helper()
+	seq, err := publishAck(c, tg, from, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+// publishAck publishes and waits for the acknowledgement; for any
+// goroutine.
+func publishAck(c *Cluster, tg broadcast.Target, from, data string) (uint64, error) {
 	type res struct {
 		seq uint64
 		err error
@@ -174,24 +187,23 @@ func publishWait(t testing.TB, c *Cluster, tg broadcast.Target, from, data strin
 	for {
 		err := c.Publish(tg, from, []byte(data), func(seq uint64, err error) { ch <- res{seq, err} })
 		if err == ErrBusy {
-			time.Sleep(time.Millisecond)
+			waitBriefly()
 			continue
 		}
 		if err != nil {
-			t.Fatalf("Publish: %v", err)
+			return 0, fmt.Errorf("cannot publish: %w", err)
 		}
 		break
 	}
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			t.Fatalf("publish acknowledgement: %v", r.err)
+			return 0, fmt.Errorf("publish acknowledgement: %w", r.err)
 		}
-		return r.seq
+		return r.seq, nil
 	case <-time.After(deadline):
-		t.Fatal("no publish acknowledgement")
+		return 0, fmt.Errorf("no publish acknowledgement")
 	}
-	return 0
 }
 
 // historyWait calls History and waits for its answer.
@@ -231,3 +243,6 @@ func datas(ms []Message) []string {
 }
 
 var _ = slices.Equal[[]uint64]
+
+// waitBriefly backs off a publisher that got ErrBusy.
+func waitBriefly() { time.Sleep(100 * time.Microsecond) }

@@ -33,7 +33,10 @@ func TestOneOrderAcrossNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for k := range perNode {
-				publishWait(t, n.Cluster, room, fmt.Sprintf("n%d", i), fmt.Sprintf(`{"n":%d,"k":%d}`, i, k))
+				if _, err := publishAck(n.Cluster, room, fmt.Sprintf("n%d", i), fmt.Sprintf(`{"n":%d,"k":%d}`, i, k)); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}()
 	}

@@ -57,6 +57,9 @@ func (c *Cluster) ensureStream() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, c.streamConfig()); err != nil {
+		if c.srv != nil && len(c.cfg.Routes) > 0 && c.srv.NumRoutes() == 0 {
+			return fmt.Errorf("cannot create the stream %s: no peer answers on the routes (a clustered JetStream needs a majority of its nodes): %w", c.cfg.Stream, err)
+		}
 		return fmt.Errorf("cannot create the stream %s: %w", c.cfg.Stream, err)
 	}
 	return nil
