@@ -101,12 +101,15 @@ func New(cfg Config, deliver DeliverFunc) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	// The connection's handlers may run as soon as it exists.
+	c.presence = newPresence(c)
 	if err := c.connect(); err != nil {
+		c.presence.close()
 		c.shutdownServer()
 		return nil, err
 	}
-	c.presence = newPresence(c)
 	if err := c.startSubscriptions(); err != nil {
+		c.presence.close()
 		c.nc.Close()
 		c.shutdownServer()
 		return nil, err
@@ -115,9 +118,6 @@ func New(cfg Config, deliver DeliverFunc) (*Cluster, error) {
 	go c.writer()
 	go c.dispatcher()
 	go c.manager()
-	if c.nc.IsConnected() {
-		c.onConnect()
-	}
 	return c, nil
 }
 
@@ -140,8 +140,8 @@ func (c *Cluster) connect() error {
 		// Presence and acknowledgements are addressed to others or come
 		// from the server: this node's own publishes never need echoing.
 		nats.NoEcho(),
-		nats.ConnectHandler(func(*nats.Conn) { c.onConnect() }),
-		nats.ReconnectHandler(func(*nats.Conn) { c.st.reconnects.Add(1); c.onConnect() }),
+		nats.ConnectHandler(c.onConnect),
+		nats.ReconnectHandler(func(nc *nats.Conn) { c.st.reconnects.Add(1); c.onConnect(nc) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { c.onDisconnect(err) }),
 		nats.ClosedHandler(func(*nats.Conn) { c.onDisconnect(nats.ErrConnectionClosed) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -211,9 +211,10 @@ func (c *Cluster) startSubscriptions() error {
 
 // onConnect runs on every (re)connection: the stream is checked again
 // (it may have been created elsewhere, or lost with a memory-only NATS).
-func (c *Cluster) onConnect() {
+// It gets the connection from nats.go: c.nc may not be set yet.
+func (c *Cluster) onConnect(nc *nats.Conn) {
 	c.connected.Store(true)
-	c.logf("cluster: connected to NATS at %s", c.nc.ConnectedUrlRedacted())
+	c.logf("cluster: connected to NATS at %s", nc.ConnectedUrlRedacted())
 	select {
 	case c.ensureKick <- struct{}{}:
 	default:
@@ -224,6 +225,12 @@ func (c *Cluster) onConnect() {
 
 func (c *Cluster) onDisconnect(err error) {
 	c.connected.Store(false)
+	c.closeMu.RLock()
+	closing := c.closed
+	c.closeMu.RUnlock()
+	if closing {
+		return
+	}
 	reason := "disconnected from NATS"
 	if err != nil {
 		reason = fmt.Sprintf("disconnected from NATS: %v", err)

@@ -136,23 +136,8 @@ func startCluster(t testing.TB, n int, mod func(i int, c *Config)) []*node {
 // deliver(i) when deliver is not nil.
 func startClusterDeliver(t testing.TB, n int, mod func(i int, c *Config), deliver func(i int) DeliverFunc) []*node {
 	t.Helper()
-	ports := make([]int, n)
-	var routes []string
-	for i := range ports {
-		ports[i] = freeRoutePort(t)
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]))
-	}
 	var nodes []*node
-	for i := range n {
-		cfg := testConfig(t, fmt.Sprintf("n%d", i))
-		cfg.Replicas = 1
-		if n > 1 {
-			cfg.RoutePort = ports[i]
-			cfg.Routes = routes
-		}
-		if mod != nil {
-			mod(i, &cfg)
-		}
+	for i, cfg := range clusterConfigs(t, n, mod) {
 		var d DeliverFunc
 		if deliver != nil {
 			d = deliver(i)
@@ -163,6 +148,33 @@ func startClusterDeliver(t testing.TB, n int, mod func(i int, c *Config), delive
 		eventually(t, nd.NodeName()+" ready", func() bool { return nd.Status().State == StateReady })
 	}
 	return nodes
+}
+
+// clusterConfigs returns the configurations of n embedded nodes named
+// n0, n1, ..., each with routes to all (as a deployment would configure
+// them; a single node has none); mod adjusts each.
+func clusterConfigs(t testing.TB, n int, mod func(i int, c *Config)) []Config {
+	t.Helper()
+	ports := make([]int, n)
+	var routes []string
+	for i := range ports {
+		ports[i] = freeRoutePort(t)
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]))
+	}
+	var cfgs []Config
+	for i := range n {
+		cfg := testConfig(t, fmt.Sprintf("n%d", i))
+		cfg.Replicas = 1
+		if n > 1 {
+			cfg.RoutePort = ports[i]
+			cfg.Routes = routes
+		}
+		if mod != nil {
+			mod(i, &cfg)
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	return cfgs
 }
 
 // publishWait publishes and waits for the acknowledgement (test

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -33,9 +34,11 @@ type HistoryFunc func(HistoryResult, error)
 
 // historyCall gathers the answers of one direct get.
 type historyCall struct {
-	since uint64
-	limit int
-	done  HistoryFunc
+	since   uint64
+	limit   int
+	batch   int    // messages asked for: limit, +1 for since itself
+	subject string // the target's stored subject
+	done    HistoryFunc
 
 	mu      sync.Mutex // answers come on the inbox goroutine, failures elsewhere
 	target  broadcast.Target
@@ -43,6 +46,7 @@ type historyCall struct {
 	found   bool   // the message `since` itself was in the answer
 	pending uint64 // Nats-Num-Pending of the end-of-batch answer
 	ended   bool
+	got     int // messages received, since itself included
 }
 
 // History asks the stream for t's messages after since (0: from the
@@ -75,32 +79,44 @@ func (c *Cluster) History(t broadcast.Target, since uint64, limit int, done Hist
 		c.histN.Add(-1)
 		return ErrBusy
 	}
-	batch := limit
+	batch := limit + 1 // one more than asked tells whether there is More
 	if since > 0 {
 		batch++ // the answer starts with since itself, when still held
 	}
-	maxBytes := min(batch*(c.cfg.MaxMessageSize+MaxFromLen+256), 8<<20)
-	body := make([]byte, 0, 96+len(subject))
+	call := &historyCall{since: since, limit: limit, batch: batch, subject: subject, done: done, target: t}
+	r := &request{kind: 'h', subject: "$JS.API.DIRECT.GET." + c.cfg.Stream, data: call.request(c.cfg, since, batch), hist: call}
+	return c.enqueue(r, &c.histN)
+}
+
+// request is the body of a direct get of up to batch messages of the
+// target from seq on.
+func (h *historyCall) request(cfg Config, seq uint64, batch int) []byte {
+	maxBytes := min(batch*(cfg.MaxMessageSize+MaxFromLen+256), 8<<20)
+	body := make([]byte, 0, 96+len(h.subject))
 	body = append(body, `{"seq":`...)
-	body = strconv.AppendUint(body, since, 10)
+	body = strconv.AppendUint(body, seq, 10)
 	body = append(body, `,"next_by_subj":"`...)
-	body = append(body, subject...) // subject tokens need no JSON escaping
+	body = append(body, h.subject...) // subject tokens need no JSON escaping
 	body = append(body, `","batch":`...)
 	body = strconv.AppendInt(body, int64(batch), 10)
 	body = append(body, `,"max_bytes":`...)
 	body = strconv.AppendInt(body, int64(maxBytes), 10)
-	body = append(body, '}')
-	call := &historyCall{since: since, limit: limit, done: done, target: t}
-	r := &request{kind: 'h', subject: "$JS.API.DIRECT.GET." + c.cfg.Stream, data: body, hist: call}
-	return c.enqueue(r, &c.histN)
+	return append(body, '}')
 }
 
 // onHistory takes one answer of a direct get: a message, the
 // end-of-batch status (204), or a status that ends the answer early
 // (404: nothing at or after since; others are errors).
+//
+// A server older than 2.11 ignores "batch" and answers with one message
+// (without Nats-Num-Pending); the call then asks for the next one, on
+// the same reply subject, until it has the batch or gets a 404.
 func (c *Cluster) onHistory(token uint64, m *nats.Msg) {
 	c.pendMu.Lock()
 	r := c.pending[token]
+	if r != nil {
+		r.deadline = time.Now().Add(c.cfg.RequestTimeout)
+	}
 	c.pendMu.Unlock()
 	if r == nil {
 		return
@@ -112,13 +128,23 @@ func (c *Cluster) onHistory(token uint64, m *nats.Msg) {
 	case "":
 		end = false
 		seq := headerUint(m.Header, hdrSequence)
+		single := m.Header.Get(hdrNumPending) == ""
 		call.mu.Lock()
+		call.got++
 		if len(call.msgs) == 0 && !call.found && call.since > 0 && seq == call.since {
 			call.found = true
 		} else if msg, ok := messageFrom(call.target, m); ok {
 			call.msgs = append(call.msgs, msg)
 		}
+		next := call.batch - call.got
 		call.mu.Unlock()
+		if single {
+			if next <= 0 {
+				end = true
+			} else if err = c.nc.PublishMsg(&nats.Msg{Subject: r.subject, Reply: m.Subject, Data: call.request(c.cfg, seq+1, next)}); err != nil {
+				err, end = fmt.Errorf("%w: %v", ErrNotConnected, err), true
+			}
+		}
 	case "204":
 		call.mu.Lock()
 		call.pending = headerUint(m.Header, hdrNumPending)
@@ -148,6 +174,8 @@ func (h *historyCall) finish(err error) {
 		h.done(HistoryResult{}, err)
 		return
 	}
+	// More is known from the end of a batch; an answer of single
+	// messages asks for one more than the limit to know it.
 	res := HistoryResult{More: pending > 0}
 	if len(msgs) > h.limit {
 		msgs, res.More = msgs[:h.limit], true

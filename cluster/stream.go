@@ -45,6 +45,8 @@ func (c *Cluster) streamConfig() jetstream.StreamConfig {
 	}
 }
 
+const ensureTimeout = 2 * time.Second
+
 // ensureStream creates the stream, or updates it to this node's
 // configuration. Every node does it on every (re)connection; nodes of
 // one deployment must agree on the history settings, or the last one
@@ -54,7 +56,10 @@ func (c *Cluster) ensureStream() error {
 	if err != nil {
 		return fmt.Errorf("cannot use JetStream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
+	// A short attempt: before a clustered JetStream has its meta leader
+	// the request goes unanswered, and the manager retries with backoff
+	// (the stream's creation goes on on the servers meanwhile).
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.cfg.RequestTimeout, ensureTimeout))
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, c.streamConfig()); err != nil {
 		if c.srv != nil && len(c.cfg.Routes) > 0 && c.srv.NumRoutes() == 0 {
