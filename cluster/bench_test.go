@@ -310,3 +310,39 @@ func BenchmarkLatency(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMessage: the cost of one room message on a single embedded
+// node, publish to delivery (acknowledgement included), in batches of
+// 1,000. Allocations are the process's: nats.go's, the embedded
+// server's and the cluster's together.
+func BenchmarkMessage(b *testing.B) {
+	var delivered atomic.Int64
+	nodes := startClusterDeliver(b, 1, func(_ int, c *Config) { c.Logf = nil },
+		func(int) DeliverFunc { return func(Message) { delivered.Add(1) } })
+	n := nodes[0]
+	room := broadcast.ToRoom("bench")
+	if err := n.Interest(room); err != nil {
+		b.Fatal(err)
+	}
+	live, _ := n.subj.live(room)
+	eventually(b, "the subscription", func() bool {
+		sz, _ := n.Server().Subsz(&server.SubszOptions{Test: live, Subscriptions: true})
+		return sz.Total > 0
+	})
+	data := []byte(`{"text":"hello, room"}`)
+	var acked sync.WaitGroup
+	done := func(uint64, error) { acked.Done() }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 1000 {
+		k := min(1000, b.N-i)
+		acked.Add(k)
+		for range k {
+			for n.Publish(room, "alice", data, done) == ErrBusy {
+				waitBriefly()
+			}
+		}
+		acked.Wait()
+	}
+	eventually(b, "every delivery", func() bool { return delivered.Load() >= int64(b.N) })
+}
