@@ -143,6 +143,7 @@ func (c *Cluster) connect() error {
 		nats.ConnectHandler(c.onConnect),
 		nats.ReconnectHandler(func(nc *nats.Conn) { c.st.reconnects.Add(1); c.onConnect(nc) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { c.onDisconnect(err) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { c.onReconnectFailed(err) }),
 		nats.ClosedHandler(func(*nats.Conn) { c.onDisconnect(nats.ErrConnectionClosed) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if err == nats.ErrSlowConsumer {
@@ -240,6 +241,15 @@ func (c *Cluster) onDisconnect(err error) {
 	c.failPending(func(*request) bool { return true }, ErrNotConnected)
 }
 
+// onReconnectFailed keeps the reason of the latest failed attempt (the
+// first connection's too, with RetryOnFailedConnect).
+func (c *Cluster) onReconnectFailed(err error) {
+	if err == nil || c.connected.Load() {
+		return
+	}
+	c.setConnected(false, fmt.Sprintf("cannot reach NATS: %v", err))
+}
+
 // Close leaves the cluster: it tells the other nodes this node's
 // presence is gone, fails every request still in flight with ErrClosed
 // (their callbacks run before Close returns), closes the connection and
@@ -252,9 +262,10 @@ func (c *Cluster) Close() {
 	}
 	c.closed = true
 	c.closeMu.Unlock()
-	c.presence.leave()
 	close(c.stop)
 	c.wg.Wait()
+	// After the manager stopped: the leave message is this node's last.
+	c.presence.leave()
 	c.presence.close()
 	c.failQueued(ErrClosed)
 	c.failPending(func(*request) bool { return true }, ErrClosed)

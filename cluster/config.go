@@ -135,7 +135,8 @@ type Config struct {
 	// HistoryTTL is how long messages are kept, DefaultHistoryTTL.
 	HistoryTTL time.Duration
 	// Storage of the stream. Replicas is its replica count: default 1
-	// for ModeExternal, and min(3, 1+len(Routes)) for ModeEmbedded.
+	// for ModeExternal, and 3 for ModeEmbedded with three nodes or more
+	// (this one and the distinct peers in Routes), 1 otherwise.
 	Storage  Storage
 	Replicas int
 	// MaxStreamBytes caps the stream; the oldest messages go first.
@@ -385,9 +386,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.NodeName = h
 	}
 	if c.Replicas == 0 {
+		// Three replicas survive the loss of one node; with fewer than
+		// three nodes JetStream has no majority to spare, so one replica
+		// costs least.
 		c.Replicas = 1
-		if c.Mode == ModeEmbedded {
-			c.Replicas = min(3, 1+len(c.Routes))
+		if c.Mode == ModeEmbedded && clusterSize(c) >= 3 {
+			c.Replicas = 3
 		}
 	}
 	if c.MaxStreamBytes == 0 {
@@ -450,6 +454,38 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("cannot use reconnect backoff %v..%v", c.ReconnectMin, c.ReconnectMax)
 	}
 	return c, nil
+}
+
+// clusterSize counts this node and the distinct peers of its routes,
+// not counting a route to this node itself (every node may be given the
+// same list): a route to RoutePort on a loopback address, on RouteHost,
+// on the host name or on one of the host's addresses.
+func clusterSize(c Config) int {
+	self := map[string]bool{"localhost": true, c.RouteHost: true}
+	if h, err := os.Hostname(); err == nil {
+		self[h] = true
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				self[ipn.IP.String()] = true
+			}
+		}
+	}
+	peers := map[string]bool{}
+	for _, r := range c.Routes {
+		u, err := url.Parse(r)
+		if err != nil {
+			continue
+		}
+		host, port := u.Hostname(), u.Port()
+		ip := net.ParseIP(host)
+		if port == strconv.Itoa(c.RoutePort) && (self[host] || ip != nil && ip.IsLoopback()) {
+			continue
+		}
+		peers[u.Host] = true
+	}
+	return 1 + len(peers)
 }
 
 func validPrefix(p string) bool {

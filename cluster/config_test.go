@@ -85,9 +85,26 @@ func TestConfigDefaults(t *testing.T) {
 		c.PresenceTTL != DefaultPresenceTTL || c.MaxStreamBytes != DefaultMaxStreamBytes {
 		t.Fatalf("defaults: %+v", c)
 	}
-	c, err = Config{Mode: ModeEmbedded, RoutePort: 6222, Routes: []string{"nats-route://a:6222", "nats-route://b:6222", "nats-route://c:6222"}}.withDefaults()
-	if err != nil || c.Replicas != 3 {
-		t.Fatalf("replicas for three peers: %d, %v", c.Replicas, err)
+	replicas := func(port int, routes ...string) int {
+		t.Helper()
+		c, err := Config{Mode: ModeEmbedded, RoutePort: port, Routes: routes}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Replicas
+	}
+	if r := replicas(6222, "nats-route://a:6222", "nats-route://b:6222"); r != 3 {
+		t.Fatalf("two peers: %d replicas, want 3", r)
+	}
+	// The same list on every node: this node's own route does not count.
+	if r := replicas(6222, "nats-route://127.0.0.1:6222", "nats-route://b:6222", "nats-route://c:6222"); r != 3 {
+		t.Fatalf("self and two peers: %d replicas, want 3", r)
+	}
+	if r := replicas(6222, "nats-route://127.0.0.1:6222", "nats-route://b:6222"); r != 1 {
+		t.Fatalf("self and one peer: %d replicas, want 1", r)
+	}
+	if r := replicas(6222, "nats-route://127.0.0.1:6223", "nats-route://127.0.0.1:6224"); r != 3 {
+		t.Fatalf("two peers on this host: %d replicas, want 3", r)
 	}
 	bad := func(c Config, want string) {
 		t.Helper()

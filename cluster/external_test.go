@@ -171,3 +171,30 @@ func TestNatsRestart(t *testing.T) {
 		t.Fatalf("local count lost: %d", a.RoomCount("kept"))
 	}
 }
+
+// TestStartWithoutNats: New does not wait for NATS. Until it comes up
+// the node says why it is not ready and refuses remote publishes;
+// interest taken meanwhile works once it is there.
+func TestStartWithoutNats(t *testing.T) {
+	port := freeRoutePort(t)
+	a := startNode(t, externalConfig(t, "a", fmt.Sprintf("nats://127.0.0.1:%d", port)))
+	eventually(t, "the reason", func() bool {
+		st := a.Status()
+		return st.State == StateStarting && strings.Contains(st.Reason, "cannot reach NATS")
+	})
+	if err := a.Publish(allTarget, "a", []byte(`{}`), nil); err != ErrNotConnected {
+		t.Fatalf("Publish before NATS: %v", err)
+	}
+	room := broadcast.ToRoom("early")
+	if err := a.Interest(room); err != nil {
+		t.Fatal(err)
+	}
+	startNatsProcess(t, port, t.TempDir())
+	eventually(t, "ready", func() bool { return a.Status().State == StateReady })
+	eventually(t, "the subscription", func() bool { return a.Stats().Subscriptions == 2 })
+	if err := a.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	publishWait(t, a.Cluster, room, "a", `{}`)
+	eventually(t, "the delivery", func() bool { return a.rec.count(room) == 1 })
+}
