@@ -59,7 +59,6 @@ type remoteNode struct {
 	counts   map[broadcast.Target]int32
 	staging  map[broadcast.Target]int32 // a snapshot being received
 	asked    time.Time                  // last snapshot request
-	overflow bool
 }
 
 // presence holds this node's counts and the other nodes'.
@@ -350,7 +349,16 @@ func (p *presence) onMessage(msg *nats.Msg) {
 	if !ok || m.node == p.c.node.name {
 		return
 	}
-	now := time.Now()
+	if p.apply(m, time.Now()) {
+		// A failure is retried at the node's next message.
+		_ = p.c.nc.Publish(p.c.subj.presenceSync(), []byte(m.node))
+	}
+}
+
+// apply updates what this node knows of m's sender and reports whether
+// to ask it for a snapshot (sent by the caller without p.mu held: a
+// publish may wait on the connection, SetCount must not wait on it).
+func (p *presence) apply(m presenceMsg, now time.Time) (askSnapshot bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rn := p.remote[m.node]
@@ -358,12 +366,12 @@ func (p *presence) onMessage(msg *nats.Msg) {
 		if rn != nil && rn.instance == m.instance {
 			delete(p.remote, m.node)
 		}
-		return
+		return false
 	}
 	if rn == nil || rn.instance != m.instance {
 		if rn == nil && len(p.remote) >= p.c.cfg.MaxNodes {
 			p.dropped++
-			return
+			return false
 		}
 		rn = &remoteNode{instance: m.instance, counts: map[broadcast.Target]int32{}}
 		p.remote[m.node] = rn
@@ -396,10 +404,9 @@ func (p *presence) onMessage(msg *nats.Msg) {
 	}
 	if !rn.synced && rn.staging == nil && now.Sub(rn.asked) >= p.c.cfg.PresenceInterval {
 		rn.asked = now
-		// From the subscription goroutine; a failure is retried at the
-		// node's next message.
-		_ = p.c.nc.Publish(p.c.subj.presenceSync(), []byte(m.node))
+		return true
 	}
+	return false
 }
 
 // setRemote stores one remote count, within MaxPresenceEntries.
@@ -410,7 +417,6 @@ func (p *presence) setRemote(rn *remoteNode, into map[broadcast.Target]int32, t 
 	}
 	if _, had := into[t]; !had && len(into) >= p.c.cfg.MaxPresenceEntries {
 		p.dropped++
-		rn.overflow = true
 		return
 	}
 	into[t] = n
