@@ -19,7 +19,7 @@ import (
 // each with interest in benchRooms rooms, and publish from all three.
 // Run them alone (they measure the whole box):
 //
-//	flock /work/bench.lock go test ./cluster -run '^$' -bench . -benchtime 60000x
+//	go test ./cluster -run '^$' -bench . -benchtime 60000x
 //
 // BenchmarkThroughput reports room publishes per second sustained
 // (every message delivered on all three nodes); BenchmarkLatency
