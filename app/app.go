@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"c1m/broadcast"
+	"c1m/cluster"
 	"c1m/server"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// ExpireClose closes a connection (4001 "token expired") when its
 	// token's "exp" passes.
 	ExpireClose bool
+	// Cluster joins the nodes' backplane (cluster.Parse builds it from
+	// --cluster and its flags); the zero value (cluster.ModeOff) is a
+	// single node with no broker.
+	Cluster cluster.Config
 }
 
 // Defaults for Config's zero fields.
@@ -98,6 +103,7 @@ type App struct {
 	hub   *broadcast.Hub
 	proto *protocol
 	api   *API // nil until Start, and when the API is off
+	clu   clusterState
 }
 
 // New validates cfg and builds the engine, the hub and the protocol
@@ -118,6 +124,9 @@ func New(cfg Config) (*App, error) {
 	}
 	hc := cfg.Hub
 	hc.MaxFDs = a.eng.MaxFDs()
+	if cfg.Cluster.Mode != cluster.ModeOff {
+		hc.OnMembers = a.onMembers
+	}
 	set := a.eng.Metrics()
 	dur := set.NewHistogram("c1m_broadcast_duration_seconds")
 	lat := set.NewPrometheusHistogramExt("c1m_broadcast_latency_seconds",
@@ -140,8 +149,15 @@ func New(cfg Config) (*App, error) {
 // maxStrikes is the most refusals in a row a bucket counts (uint16).
 const maxStrikes = 1<<16 - 1
 
-// Start opens the engine's listeners and then the publish API.
+// Start joins the cluster (when configured), opens the engine's listeners
+// and then the publish API.
 func (a *App) Start() error {
+	if a.cfg.Cluster.Mode != cluster.ModeOff {
+		if err := a.startCluster(); err != nil {
+			a.stopBackground()
+			return err
+		}
+	}
 	if err := a.eng.Start(); err != nil {
 		a.stopBackground()
 		return err
@@ -179,15 +195,22 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// stopBackground stops the App's own goroutines: the expiry checker and
-// the hub's.
+// stopBackground stops the App's own goroutines: the expiry checker, the
+// hub's, and the backplane (after the drain: nothing more to deliver).
 func (a *App) stopBackground() {
+	if a.clu.cl != nil {
+		a.clu.cl.Close()
+		a.clu.cl = nil
+	}
 	if a.proto.exp != nil {
 		a.proto.exp.close()
 		a.proto.exp = nil
 	}
 	a.hub.Close()
 }
+
+// Cluster returns the backplane, or nil on a single node.
+func (a *App) Cluster() *cluster.Cluster { return a.clu.cl }
 
 // Engine returns the connection engine.
 func (a *App) Engine() *server.Server { return a.eng }

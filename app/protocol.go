@@ -140,6 +140,8 @@ const (
 	errCodeNotMember   = "not_member"
 	errCodeOverloaded  = "overloaded"
 	errCodeDraining    = "shutting_down"
+	errCodeUnavailable = "unavailable"
+	errCodeNoHistory   = "history_unavailable"
 	errCodeNoDM        = "forbidden"
 )
 
@@ -218,6 +220,9 @@ func (p *protocol) join(c server.Conn, e *envelope) error {
 	case err != nil:
 		return p.reply(c, e.id, errCodeBadRequest, "cannot join")
 	}
+	if cl := p.a.clu.cl; cl != nil {
+		n = cl.RoomCount(string(e.room)) // every node's members
+	}
 	if err := p.ok(c, e.id, `{"type":"joined","room":`, e.roomRaw, n); err != nil || !e.hasSince {
 		return err
 	}
@@ -233,6 +238,9 @@ func (p *protocol) publish(c server.Conn, e *envelope, t broadcast.Target) error
 		return p.reply(c, e.id, errCodeTooLarge, "data is over the size limit")
 	}
 	hub := p.a.hub
+	if p.a.clu.cl != nil {
+		return p.publishCluster(c, e, t)
+	}
 	seq, err := hub.Publish(t, hub.UserOf(connID(c)), e.data)
 	switch {
 	case errors.Is(err, broadcast.ErrBacklog):
@@ -245,17 +253,25 @@ func (p *protocol) publish(c server.Conn, e *envelope, t broadcast.Target) error
 	if e.id == nil {
 		return nil
 	}
-	b := append(c.Scratch(), `{"type":"ack","id":`...)
-	b = append(b, e.id...)
-	if t.Kind != broadcast.KindUser {
-		// A direct message's ack carries no seq: it would tell the sender
-		// whether the recipient is online (0 when not) and how many
-		// direct messages it got. The ack is the same either way.
+	return c.WriteMessage(wsproto.OpText, appendAck(c.Scratch(), e.id, t, seq, false))
+}
+
+// appendAck appends {"type":"ack","id":...,"seq":N} (or "local":true for
+// a message delivered on this node only). A direct message's ack carries
+// no seq: it would tell the sender whether the recipient is online (0
+// when not) and how many direct messages it got; the ack is the same
+// either way.
+func appendAck(b, id []byte, t broadcast.Target, seq uint64, local bool) []byte {
+	b = append(b, `{"type":"ack","id":`...)
+	b = append(b, id...)
+	switch {
+	case local:
+		b = append(b, `,"local":true`...)
+	case t.Kind != broadcast.KindUser:
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, seq, 10)
 	}
-	b = append(b, '}')
-	return c.WriteMessage(wsproto.OpText, b)
+	return append(b, '}')
 }
 
 // ok sends {"type":...,"room":...[,"count":n][,"id":...]}; roomRaw is the
@@ -278,7 +294,16 @@ func (p *protocol) ok(c server.Conn, id []byte, head string, roomRaw []byte, cou
 // reply sends an error frame {"type":"error","code":...,"message":...}.
 func (p *protocol) reply(c server.Conn, id []byte, code, msg string) error {
 	p.errorsSent.Inc()
-	b := append(c.Scratch(), `{"type":"error","code":"`...)
+	err := c.WriteMessage(wsproto.OpText, appendError(c.Scratch(), id, code, msg))
+	if errors.Is(err, server.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// appendError appends {"type":"error","code":...,"message":...[,"id":...]}.
+func appendError(b, id []byte, code, msg string) []byte {
+	b = append(b, `{"type":"error","code":"`...)
 	b = append(b, code...)
 	b = append(b, `","message":`...)
 	b = broadcast.AppendJSONString(b, msg)
@@ -286,10 +311,5 @@ func (p *protocol) reply(c server.Conn, id []byte, code, msg string) error {
 		b = append(b, `,"id":`...)
 		b = append(b, id...)
 	}
-	b = append(b, '}')
-	err := c.WriteMessage(wsproto.OpText, b)
-	if errors.Is(err, server.ErrClosed) {
-		return nil
-	}
-	return err
+	return append(b, '}')
 }

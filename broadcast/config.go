@@ -68,12 +68,12 @@ type Config struct {
 	// runs on the fan-out goroutine: it must be quick.
 	OnBroadcast func(latency, fanout time.Duration, targets int)
 	// OnMembers, if set, is called when a room's or a user's local
-	// membership changes, with the count after the change (0: the target
-	// has no member on this node any more), under the Hub's lock of that
-	// target, so that calls for one target come in order. It must be
-	// quick and must not call the Hub. (The cluster subscribes to a
+	// membership changes, with the counts before and after (after 0: the
+	// target has no member on this node any more), under the Hub's lock
+	// of that target, so that calls for one target come in order. It must
+	// be quick and must not call the Hub. (The cluster subscribes to a
 	// target while it has local members and shares the counts.)
-	OnMembers func(t Target, members int)
+	OnMembers func(t Target, before, after int)
 	// MaxSyncFrames caps the live messages a joining connection's
 	// catch-up (JoinFrom … EndSync) holds back while its history is
 	// fetched, 1,024; past it the rest is announced by a gap notice.

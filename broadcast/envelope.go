@@ -194,3 +194,10 @@ func AppendJSONString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// EncodeNumbered builds the frame of a message numbered elsewhere (a
+// history entry of the cluster's stream): seq, and prev when not 0, as
+// Deliver frames them. The caller owns the frame.
+func EncodeNumbered(t Target, from string, seq, prev uint64, tsMillis int64, data []byte) []byte {
+	return encodeMessage(t, from, seq, prev, tsMillis, data, false)
+}

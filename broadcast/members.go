@@ -1,10 +1,10 @@
 package broadcast
 
-// membersChanged reports a target's local member count to
-// Config.OnMembers (the target's lock held).
-func (h *Hub) membersChanged(t Target, n int) {
+// membersChanged reports a target's local member count, before and
+// after a change, to Config.OnMembers (the target's lock held).
+func (h *Hub) membersChanged(t Target, before, after int) {
 	if f := h.cfg.OnMembers; f != nil {
-		f(t, n)
+		f(t, before, after)
 	}
 }
 

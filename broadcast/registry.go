@@ -73,7 +73,7 @@ func (h *Hub) Register(c ConnID, name string) error {
 		}
 		u.mu.Lock()
 		u.devices = append(u.devices, c)
-		h.membersChanged(u.stream.target, len(u.devices))
+		h.membersChanged(u.stream.target, len(u.devices)-1, len(u.devices))
 		u.mu.Unlock()
 		h.mu.Unlock()
 		m.user = u
@@ -110,10 +110,10 @@ func (h *Hub) Unregister(c ConnID) {
 				last := len(u.devices) - 1
 				u.devices[i] = u.devices[last]
 				u.devices = u.devices[:last]
+				h.membersChanged(u.stream.target, last+1, last)
 				break
 			}
 		}
-		h.membersChanged(u.stream.target, len(u.devices))
 		if len(u.devices) == 0 {
 			delete(h.users, u.name)
 		}

@@ -86,7 +86,7 @@ func (h *Hub) join(c ConnID, name string, presence, sync bool) (int, error) {
 			r.presence[c] = true
 		}
 		n := len(r.members)
-		h.membersChanged(r.stream.target, n)
+		h.membersChanged(r.stream.target, n-1, n)
 		if m.user != nil && len(r.presence) > 0 {
 			r.pending[m.user.name]++
 			h.markPresence(r)
@@ -148,7 +148,7 @@ func (h *Hub) removeFromRoom(r *room, c ConnID, u *user) {
 		r.members = r.members[:last]
 		delete(r.index, c)
 		delete(r.presence, c)
-		h.membersChanged(r.stream.target, len(r.members))
+		h.membersChanged(r.stream.target, len(r.members)+1, len(r.members))
 		if u != nil && len(r.presence) > 0 {
 			r.pending[u.name]--
 			h.markPresence(r)

@@ -119,9 +119,9 @@ func TestDeliverKeepsTheGivenNumbers(t *testing.T) {
 func TestOnMembers(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
-	h, _ := newTestHub(t, Config{OnMembers: func(tg Target, n int) {
+	h, _ := newTestHub(t, Config{OnMembers: func(tg Target, before, n int) {
 		mu.Lock()
-		got = append(got, tg.Name+"="+string(rune('0'+n)))
+		got = append(got, tg.Name+"="+string(rune('0'+before))+">"+string(rune('0'+n)))
 		mu.Unlock()
 	}})
 	a, b := id(5), id(6)
@@ -132,7 +132,7 @@ func TestOnMembers(t *testing.T) {
 	_ = h.Leave(a, "r")
 	h.Unregister(b)
 	h.Unregister(a)
-	want := []string{"u=1", "u=2", "r=1", "r=2", "r=1", "r=0", "u=1", "u=0"}
+	want := []string{"u=0>1", "u=1>2", "r=0>1", "r=1>2", "r=2>1", "r=1>0", "u=2>1", "u=1>0"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("OnMembers calls %v, want %v", got, want)
 	}

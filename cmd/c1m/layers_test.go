@@ -30,7 +30,7 @@ var layers = map[string][]string{
 	"c1m/internal/c1mtest":      {"c1m/bench", "c1m/wsproto"},
 	"c1m/server/conformance":    {},
 	"c1m/deploy":                {}, // tests of the deployment files only
-	"c1m/cmd/c1m": {"c1m/app", "c1m/server", "c1m/broadcast", "c1m/wsproto", "c1m/sysctl",
+	"c1m/cmd/c1m": {"c1m/app", "c1m/server", "c1m/broadcast", "c1m/cluster", "c1m/wsproto", "c1m/sysctl",
 		"c1m/bench", "c1m/bench/baseline", "c1m/bench/raw"},
 }
 

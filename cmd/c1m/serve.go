@@ -13,6 +13,7 @@ import (
 
 	"c1m/app"
 	"c1m/broadcast"
+	"c1m/cluster"
 	"c1m/server"
 	"c1m/sysctl"
 	"c1m/wsproto"
@@ -61,6 +62,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&acfg.AbuseLimit, "abuse-limit", app.DefaultAbuseLimit, "rate-limit refusals in a row that close a connection with 1008")
 	fs.IntVar(&acfg.MaxData, "max-data", app.DefaultMaxData, "largest data field of a client message")
 	fs.BoolVar(&acfg.ExpireClose, "jwt-expire-close", false, "close a connection (4001 \"token expired\") when its token's exp passes (app handler)")
+	var cf cluster.Flags
+	fs.StringVar(&cf.Cluster, "cluster", "", "join other nodes: nats://host:4222[,...] (an existing NATS; tls:// for TLS), or embedded[:[host:]port] (NATS inside this process, routes on port); empty: a single node")
+	fs.StringVar(&cf.Routes, "cluster-routes", "", "with --cluster embedded:port: the peer nodes' route addresses, host:port,... (the same list on every node)")
+	fs.StringVar(&cf.Node, "cluster-node", "", "this node's name in the cluster (default: the host name)")
+	fs.IntVar(&cf.Replicas, "cluster-replicas", 0, "replicas of the message stream (0: 3 with three embedded nodes or more, else 1)")
+	fs.StringVar(&cf.DataDir, "data-dir", "", "the embedded NATS's JetStream directory (file storage of the history)")
+	fs.StringVar(&cf.Storage, "history-storage", "", "memory or file (default: file with --data-dir, memory otherwise)")
+	fs.IntVar(&cf.History, "history", 0, "messages kept per room, user and everyone for clients joining with since (needs --cluster; embedded alone works on one node)")
+	fs.DurationVar(&cf.HistoryTTL, "history-ttl", 0, "how long the history keeps a message (0: 24h)")
 	fs.IntVar(&acfg.ConnsPerUser, "conns-per-user", app.DefaultConnsPerUser, "open connections one user id may hold; a newer one closes the oldest (1008)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
@@ -87,6 +97,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2
 		}
+		if acfg.Cluster, err = cluster.Parse(cf, os.Getenv); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+	} else if cf.Cluster != "" {
+		fmt.Fprintf(stderr, "c1m serve: --cluster needs --handler=app.\n")
+		return 2
 	}
 	if code, ok := serveAuth(&cfg, *auth, *jwtSecret, *jwtKey, jwtOpts, stderr); !ok {
 		return code
