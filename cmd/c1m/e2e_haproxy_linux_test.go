@@ -357,7 +357,9 @@ func TestHAProxyFailover(t *testing.T) {
 			}
 		}
 		return len(lost) == onA
-	}, func() string { return fmt.Sprintf("the %d clients of the killed node to lose their connections; %d did", onA, len(lost)) })
+	}, func() string {
+		return fmt.Sprintf("the %d clients of the killed node to lose their connections; %d did", onA, len(lost))
+	})
 	if int(b.Metric("c1m_connections")) != nClients-onA {
 		t.Fatalf("B lost connections when A was killed: %v open, want %d", b.Metric("c1m_connections"), nClients-onA)
 	}
