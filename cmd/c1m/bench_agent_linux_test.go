@@ -18,13 +18,17 @@ import (
 // agentTestKey is the agents' key in these tests.
 const agentTestKey = "c1m-agent-test-key-0123456789"
 
-// Ports of these tests (the agents' in their own namespaces, the server's
-// from the helper's fixed range 34000-34999).
+// Ports of these tests, from the fixed range 34000-34999: the agents' in
+// their own namespaces, the server's (3 from each base) in the root one.
 const (
 	agentTestPort     = 34001
 	agentTestRoomPort = 34002
-	agentTestBase     = 34100
-	agentTestDeadBase = 34200
+	agentTestBase     = 34100 // the refusals never start a server
+)
+
+var (
+	agentTestRunBases  = []int{34110, 34410, 34710}
+	agentTestDeadBases = []int{34210, 34510, 34810}
 )
 
 // TestBenchAgents drives two agents, each in a network namespace of its
@@ -84,10 +88,9 @@ func TestBenchAgents(t *testing.T) {
 
 	t.Run("run", func(t *testing.T) {
 		const conns, broadcasts = 4000, 5
-		res := runBenchIn(t, 3*time.Minute, keyEnv, nil, "--agents", agents, "--server-host", serverHost,
+		res := runBenchPorts(t, agentTestRunBases, 3*time.Minute, keyEnv, nil, "--agents", agents, "--server-host", serverHost,
 			"--conns", strconv.Itoa(conns), "--scenario", "idle,broadcast", "--broadcasts", strconv.Itoa(broadcasts),
-			"--interval", "300ms", "--hold", "1s", "--base-port", strconv.Itoa(agentTestBase),
-			"--jwt-secret", "c1m-bench-agents-test-secret-0123456789")
+			"--interval", "300ms", "--hold", "1s", "--jwt-secret", "c1m-bench-agents-test-secret-0123456789")
 		if res.code != 0 {
 			t.Fatalf("c1m bench through two agents: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 		}
@@ -157,8 +160,11 @@ func TestBenchAgents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !strings.Contains(string(md), "| +600000.") && !strings.Contains(string(md), "| +599999.") {
+			t.Errorf("report.md does not show agent b's 10-minute clock offset:\n%s", md)
+		}
 		for _, want := range []string{"| load generator | host |", "| " + agentA.addr + " |", "| broadcast | " + agentB.addr + " | 2000 / 2000 |",
-			"+600000.", "NTP-style", "Loadgen tuning the agents lack", agentA.addr + ", net.ipv4.tcp_tw_reuse"} {
+			"NTP-style", "Loadgen tuning the agents lack", agentA.addr + ", net.ipv4.tcp_tw_reuse"} {
 			if !strings.Contains(string(md), want) {
 				t.Errorf("report.md lacks %q:\n%s", want, md)
 			}
@@ -178,9 +184,9 @@ func TestBenchAgents(t *testing.T) {
 				}
 			}
 		}
-		res := runBenchIn(t, 3*time.Minute, keyEnv, watch, "--agents", agents, "--server-host", serverHost,
+		res := runBenchPorts(t, agentTestDeadBases, 3*time.Minute, keyEnv, watch, "--agents", agents, "--server-host", serverHost,
 			"--conns", strconv.Itoa(conns), "--scenario", "idle,broadcast", "--broadcasts", "3", "--interval", "300ms",
-			"--hold", "6s", "--base-port", strconv.Itoa(agentTestDeadBase))
+			"--hold", "6s")
 		select {
 		case <-killed:
 		default:

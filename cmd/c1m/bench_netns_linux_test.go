@@ -192,6 +192,23 @@ func runBenchIn(t *testing.T, limit time.Duration, env []string, watch func(line
 	return res
 }
 
+// runBenchPorts is runBenchIn with --base-port from bases: a run whose
+// server found a port taken ("address already in use": the fixed ports
+// lie in the kernel's ephemeral range, where any process's connection may
+// hold one for a while) is run again on the next base.
+func runBenchPorts(t *testing.T, bases []int, limit time.Duration, env []string, watch func(string), args ...string) benchResult {
+	t.Helper()
+	var res benchResult
+	for _, base := range bases {
+		res = runBenchIn(t, limit, env, watch, append(args, "--base-port", strconv.Itoa(base))...)
+		if !strings.Contains(res.stderr, "address already in use") {
+			return res
+		}
+		t.Logf("a port from %d was taken; trying another base:\n%s", base, res.stderr)
+	}
+	return res
+}
+
 // lineWriter keeps what is written and shows each complete line to watch.
 // Written by one goroutine (exec's copier); String is safe from any.
 type lineWriter struct {
