@@ -24,7 +24,7 @@ type AgentReport struct {
 	NoFile     uint64   `json:"nofile,omitempty"` // each worker process's open-files limit
 	Workers    int      `json:"workers"`
 	Share      int      `json:"share"`
-	Sources    []string `json:"sources,omitempty"`
+	Sources    []string `json:"sources,omitempty"` // an agent's (local's are the run's --sources)
 	Ports      string   `json:"ports,omitempty"`
 
 	Opened  int `json:"opened"`
@@ -100,7 +100,6 @@ func (r *runner) agentReports() []AgentReport {
 			a.Sources, a.Ports, a.Loadgen = i.Sources, i.Ports, i.Loadgen
 		} else {
 			a.Hostname, _ = os.Hostname()
-			a.Sources = []string{formatSources(r.cfg.Sources)}
 		}
 		out = append(out, a)
 	}
