@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"c1m/app/web"
 	"c1m/broadcast"
 	"c1m/internal/netaddr"
-	"c1m/app/web"
 	"c1m/wsproto"
 )
 
@@ -93,7 +93,7 @@ func startAPI(cfg APIConfig, a *App) (*API, error) {
 	mux.HandleFunc("/", api.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
 	}))
-	api.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	api.srv = &http.Server{Handler: api.guard(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := api.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("publish API stopped", "err", err)
@@ -206,6 +206,9 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, broadcast.ErrBacklog):
 		w.Header().Set("Retry-After", "1")
 		apiError(w, http.StatusTooManyRequests, "overloaded", "the target's queue is full; retry later")
+		return
+	case errors.Is(err, broadcast.ErrDraining):
+		apiError(w, http.StatusServiceUnavailable, "draining", "this node is shutting down; publish to another node")
 		return
 	case errors.Is(err, broadcast.ErrBadName):
 		apiError(w, http.StatusBadRequest, "bad_request", "bad room or user name")

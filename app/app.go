@@ -32,14 +32,24 @@ type Config struct {
 	// gets an error frame "too_large" (the frame limit, the engine's
 	// MaxMessage, closes with 1009 instead).
 	MaxData int
+	// ConnsPerUser caps the open connections of one user id,
+	// DefaultConnsPerUser; a newer connection closes the user's oldest
+	// with 1008 "replaced by a newer connection of the same user" (a
+	// device that moved networks reconnects before its old connection
+	// times out, and must not be locked out by it).
+	ConnsPerUser int
+	// ExpireClose closes a connection (4001 "token expired") when its
+	// token's "exp" passes.
+	ExpireClose bool
 }
 
 // Defaults for Config's zero fields.
 const (
-	DefaultRateBurst  = 10
-	DefaultRateRefill = 1.0
-	DefaultAbuseLimit = 100
-	DefaultMaxData    = 16 << 10
+	DefaultRateBurst    = 10
+	DefaultRateRefill   = 1.0
+	DefaultAbuseLimit   = 100
+	DefaultMaxData      = 16 << 10
+	DefaultConnsPerUser = 16
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -62,8 +72,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.API, err = c.API.withDefaults(); err != nil {
 		return c, err
 	}
-	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 {
-		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit and max data must be positive")
+	if c.ConnsPerUser == 0 {
+		c.ConnsPerUser = DefaultConnsPerUser
+	}
+	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 || c.ConnsPerUser < 1 {
+		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit, max data and conns per user must be positive")
+	}
+	if c.AbuseLimit > maxStrikes {
+		return c, fmt.Errorf("cannot use abuse-limit %d: refusals in a row are counted up to %d", c.AbuseLimit, maxStrikes)
 	}
 	if c.Engine.Logger == nil {
 		c.Engine.Logger = slog.Default()
@@ -102,20 +118,32 @@ func New(cfg Config) (*App, error) {
 	}
 	hc := cfg.Hub
 	hc.MaxFDs = a.eng.MaxFDs()
-	dur := a.eng.Metrics().NewHistogram("c1m_broadcast_duration_seconds")
-	hc.OnBroadcast = func(d time.Duration, _ int) { dur.Update(d.Seconds()) }
+	set := a.eng.Metrics()
+	dur := set.NewHistogram("c1m_broadcast_duration_seconds")
+	lat := set.NewPrometheusHistogramExt("c1m_broadcast_latency_seconds",
+		[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+	hc.OnBroadcast = func(latency, fanout time.Duration, _ int) {
+		dur.Update(fanout.Seconds())
+		lat.Update(latency.Seconds())
+	}
 	if a.hub, err = broadcast.New(hc, Sender{Engine: a.eng}); err != nil {
 		return nil, fmt.Errorf("cannot create the fan-out: %w", err)
 	}
 	a.proto.bind(a.eng.MaxFDs())
+	if cfg.ExpireClose {
+		a.proto.exp = newExpiries(a.eng, 500*time.Millisecond)
+	}
 	registerMetrics(a.eng.Metrics(), a.hub, a.proto)
 	return a, nil
 }
 
+// maxStrikes is the most refusals in a row a bucket counts (uint16).
+const maxStrikes = 1<<16 - 1
+
 // Start opens the engine's listeners and then the publish API.
 func (a *App) Start() error {
 	if err := a.eng.Start(); err != nil {
-		a.hub.Close()
+		a.stopBackground()
 		return err
 	}
 	if a.cfg.API.Addr == "-" {
@@ -124,7 +152,7 @@ func (a *App) Start() error {
 	api, err := startAPI(a.cfg.API, a)
 	if err != nil {
 		_ = a.eng.Shutdown(context.Background())
-		a.hub.Close()
+		a.stopBackground()
 		return err
 	}
 	a.api = api
@@ -134,15 +162,31 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Shutdown stops the publish API, drains the engine (Server.Shutdown) and
-// stops the hub. ctx ending cuts the drain short.
+// Shutdown drains the App: the engine's drain (server.Shutdown) runs, and
+// at its third step the protocol stops taking publishes (the API answers
+// 503, clients get a "shutting_down" error) and lets everything accepted
+// fan out; each client then gets its shutdown message and its 1001 behind
+// the messages already queued for it. The publish API stops last, and the
+// hub with it. ctx ending cuts the drain short.
 func (a *App) Shutdown(ctx context.Context) error {
-	if a.api != nil {
-		_ = a.api.Shutdown(ctx)
-	}
 	err := a.eng.Shutdown(ctx)
-	a.hub.Close()
+	if a.api != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = a.api.Shutdown(hctx)
+		cancel()
+	}
+	a.stopBackground()
 	return err
+}
+
+// stopBackground stops the App's own goroutines: the expiry checker and
+// the hub's.
+func (a *App) stopBackground() {
+	if a.proto.exp != nil {
+		a.proto.exp.close()
+		a.proto.exp = nil
+	}
+	a.hub.Close()
 }
 
 // Engine returns the connection engine.

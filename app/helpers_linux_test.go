@@ -48,6 +48,9 @@ func startApp(t testing.TB, acfg Config, cfg server.Config, apiCfg APIConfig) *t
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Second
 	}
+	if cfg.DrainDelay == 0 {
+		cfg.DrainDelay = -1 // tests shut down at once
+	}
 	if apiCfg.Addr == "" {
 		apiCfg.Addr = "127.0.0.1:0"
 	}
@@ -103,6 +106,9 @@ func (ta *testApp) apiDo(t testing.TB, method, path, key, body string) (int, map
 	req, err := http.NewRequest(method, ta.apiURL(path), rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)

@@ -8,8 +8,8 @@ import (
 	"os"
 	"strconv"
 
-	"c1m/server"
 	"c1m/app/web"
+	"c1m/server"
 )
 
 // startStatus creates the status page (package web) for the API's

@@ -15,8 +15,8 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/gorilla/websocket"
 
-	"c1m/server"
 	"c1m/app/web"
+	"c1m/server"
 )
 
 // The live feed of a real server, read without a browser: the key in the

@@ -61,9 +61,23 @@ type Config struct {
 	// PresenceWindow is how long join/leave events are gathered before
 	// one presence event per room goes out, 1 s.
 	PresenceWindow time.Duration
-	// OnBroadcast, if set, is called after every fan-out with its
-	// duration and target count (for c1m_broadcast_duration_seconds).
-	OnBroadcast func(d time.Duration, targets int)
+	// OnBroadcast, if set, is called after the fan-out of every message
+	// (not presence events) with its latency (from Publish to the last
+	// target handed the frame, queueing behind earlier messages
+	// included), the fan-out's own duration, and the target count. It
+	// runs on the fan-out goroutine: it must be quick.
+	OnBroadcast func(latency, fanout time.Duration, targets int)
+	// OnMembers, if set, is called when a room's or a user's local
+	// membership changes, with the count after the change (0: the target
+	// has no member on this node any more), under the Hub's lock of that
+	// target, so that calls for one target come in order. It must be
+	// quick and must not call the Hub. (The cluster subscribes to a
+	// target while it has local members and shares the counts.)
+	OnMembers func(t Target, members int)
+	// MaxSyncFrames caps the live messages a joining connection's
+	// catch-up (JoinFrom … EndSync) holds back while its history is
+	// fetched, 1,024; past it the rest is announced by a gap notice.
+	MaxSyncFrames int
 }
 
 // Defaults.
@@ -73,6 +87,7 @@ const (
 	DefaultMaxNameLen       = 128
 	DefaultMaxStreamBacklog = 4096
 	DefaultPresenceWindow   = time.Second
+	DefaultMaxSyncFrames    = 1024
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -96,6 +111,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PresenceWindow == 0 {
 		c.PresenceWindow = DefaultPresenceWindow
+	}
+	if c.MaxSyncFrames == 0 {
+		c.MaxSyncFrames = DefaultMaxSyncFrames
 	}
 	switch {
 	case c.ChunkSize < 1:

@@ -28,5 +28,9 @@ var (
 // waiting for fan-out; the publisher should back off.
 var ErrBacklog = errors.New("broadcast: stream backlog full")
 
+// ErrDraining: the Hub is quiescing for a shutdown (Quiesce) and takes no
+// new messages; the publisher should go to another node.
+var ErrDraining = errors.New("broadcast: draining")
+
 // ErrBadData: the message data is not valid JSON.
 var ErrBadData = errors.New("broadcast: data is not valid JSON")

@@ -73,12 +73,7 @@ func (h *Hub) fanout(s *stream, d delivery) int {
 func (h *Hub) snapshot(s *stream, d delivery, buf []ConnID) []ConnID {
 	switch s.target.Kind {
 	case KindRoom:
-		h.mu.RLock()
-		r := h.rooms[s.target.Name]
-		h.mu.RUnlock()
-		if r == nil {
-			return buf
-		}
+		r := s.room
 		r.mu.Lock()
 		if d.presence {
 			for c := range r.presence {
@@ -89,12 +84,7 @@ func (h *Hub) snapshot(s *stream, d delivery, buf []ConnID) []ConnID {
 		}
 		r.mu.Unlock()
 	case KindUser:
-		h.mu.RLock()
-		u := h.users[s.target.Name]
-		h.mu.RUnlock()
-		if u == nil {
-			return buf
-		}
+		u := s.user
 		u.mu.Lock()
 		buf = append(buf, u.devices...)
 		u.mu.Unlock()
@@ -162,6 +152,9 @@ func (h *Hub) deliver(s *stream, d delivery, c ConnID, sent, dropped, slow *int6
 	m := h.lookup(c)
 	if m == nil {
 		return
+	}
+	if m.syncOn.Load() && h.hold(m, s, d) {
+		return // catching up: EndSync sends it
 	}
 	if m.gapOn.Load() && !h.flushGap(m, c, s) {
 		// Still too slow for the notice: this message is missed too.

@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,8 @@ type Hub struct {
 	stop      chan struct{}
 	stopped   sync.WaitGroup
 	closed    atomic.Bool
+	draining  atomic.Bool
+	start     time.Time // the monotonic origin of delivery.at
 
 	st counters
 }
@@ -37,6 +40,7 @@ type Hub struct {
 type counters struct {
 	published, deliveries, dropped, slowClosed, inlineChunks, gapNotices, refusedFull atomic.Int64
 	backlog                                                                           atomic.Int64
+	running                                                                           atomic.Int64 // stream drains in progress
 }
 
 // Stats is a snapshot of the Hub's counters and sizes.
@@ -73,6 +77,7 @@ func New(cfg Config, s Sender) (*Hub, error) {
 		users:     map[string]*user{},
 		presDirty: map[*room]struct{}{},
 		stop:      make(chan struct{}),
+		start:     time.Now(),
 	}
 	h.all.target = ToAll()
 	h.stopped.Add(1)
@@ -88,6 +93,27 @@ func (h *Hub) Close() {
 	close(h.stop)
 	h.stopped.Wait()
 	h.pool.Release()
+}
+
+// nanotime is monotonic nanoseconds since the hub started.
+func (h *Hub) nanotime() int64 { return int64(time.Since(h.start)) }
+
+// Quiesce prepares a shutdown: from now on Publish fails with ErrDraining,
+// and Quiesce returns once every message accepted before has been fanned
+// out (handed to its targets' queues), or with ctx's error when ctx ends
+// first. Presence events still go out. It may be called more than once.
+func (h *Hub) Quiesce(ctx context.Context) error {
+	h.draining.Store(true)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for h.st.backlog.Load() > 0 || h.st.running.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cannot finish the fan-out of %d queued messages: %w", h.st.backlog.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Stats returns the current counters.

@@ -20,6 +20,10 @@ type room struct {
 // receives the room's batched join/leave events. It returns the member
 // count after the join. Joining a room twice is not an error.
 func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
+	return h.join(c, name, presence, false)
+}
+
+func (h *Hub) join(c ConnID, name string, presence, sync bool) (int, error) {
 	if !h.validName(name) {
 		return 0, ErrBadName
 	}
@@ -40,6 +44,9 @@ func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
 			}
 			n := len(r.members)
 			r.mu.Unlock()
+			if sync {
+				h.syncOn(m, &r.stream)
+			}
 			return n, nil
 		}
 	}
@@ -52,6 +59,7 @@ func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
 		if r == nil {
 			r = &room{name: name, index: map[ConnID]int32{}, presence: map[ConnID]bool{}, pending: map[string]int{}}
 			r.stream.target = ToRoom(name)
+			r.stream.room = r
 			h.rooms[name] = r
 		}
 		h.mu.Unlock()
@@ -66,12 +74,19 @@ func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
 			h.st.refusedFull.Add(1)
 			return 0, ErrRoomFull
 		}
+		if sync {
+			// Before c is a member (and under m.mu, which the fan-out's
+			// hold takes): no live message of r can reach c ahead of its
+			// catch-up.
+			h.syncOn(m, &r.stream)
+		}
 		r.index[c] = int32(len(r.members))
 		r.members = append(r.members, c)
 		if presence {
 			r.presence[c] = true
 		}
 		n := len(r.members)
+		h.membersChanged(r.stream.target, n)
 		if m.user != nil && len(r.presence) > 0 {
 			r.pending[m.user.name]++
 			h.markPresence(r)
@@ -97,6 +112,21 @@ func (h *Hub) Leave(c ConnID, name string) error {
 			break
 		}
 	}
+	if r != nil && m.sync != nil {
+		delete(m.sync, &r.stream)
+		if len(m.sync) == 0 {
+			m.syncOn.Store(false)
+		}
+	}
+	if r != nil && m.gaps != nil {
+		// A gap on a room left is owed to nobody: the member gets no more
+		// of that stream, and the entry would pin the room for as long as
+		// the connection lives.
+		delete(m.gaps, &r.stream)
+		if len(m.gaps) == 0 {
+			m.gapOn.Store(false)
+		}
+	}
 	u := m.user
 	m.mu.Unlock()
 	if r == nil {
@@ -118,6 +148,7 @@ func (h *Hub) removeFromRoom(r *room, c ConnID, u *user) {
 		r.members = r.members[:last]
 		delete(r.index, c)
 		delete(r.presence, c)
+		h.membersChanged(r.stream.target, len(r.members))
 		if u != nil && len(r.presence) > 0 {
 			r.pending[u.name]--
 			h.markPresence(r)

@@ -10,8 +10,10 @@ import (
 // delivery is one framed message waiting in a stream's queue.
 type delivery struct {
 	frame    []byte
-	seq      uint64        // 0 for presence events (no sequence number)
+	at       int64         // when it was published (monotonic ns since the hub started)
+	seq      uint64        // 0 for presence events and local messages (no sequence number)
 	presence bool          // only for the room's presence subscribers
+	local    bool          // PublishLocal: delivered on this node only
 	done     chan struct{} // PublishWait: closed after the fan-out
 	targets  *int          // PublishWait: set to the target count before done
 }
@@ -21,6 +23,13 @@ type delivery struct {
 type stream struct {
 	target Target
 	hub    *Hub
+	// room or user is the stream's owner (nil for everyone): the fan-out
+	// reaches that object's members, never those of a newer room or user
+	// of the same name, so messages still queued when a room empties
+	// cannot reach the room re-created under its name with the old
+	// numbering.
+	room *room
+	user *user
 
 	mu      sync.Mutex // guards the fields below
 	seq     uint64
@@ -59,26 +68,13 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 	if h.closed.Load() {
 		return 0, 0, ErrClosed
 	}
+	if h.draining.Load() {
+		return 0, 0, ErrDraining
+	}
 	if !json.Valid(data) {
 		return 0, 0, ErrBadData
 	}
-	var s *stream
-	switch t.Kind {
-	case KindAll:
-		s = &h.all
-	case KindRoom:
-		h.mu.RLock()
-		if r := h.rooms[t.Name]; r != nil {
-			s = &r.stream
-		}
-		h.mu.RUnlock()
-	case KindUser:
-		h.mu.RLock()
-		if u := h.users[t.Name]; u != nil {
-			s = &u.stream
-		}
-		h.mu.RUnlock()
-	}
+	s := h.streamOf(t)
 	if s == nil {
 		return 0, 0, nil
 	}
@@ -94,6 +90,7 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 	}
 	s.seq++
 	d.seq = s.seq
+	d.at = h.nanotime()
 	d.frame = EncodeMessage(t, from, d.seq, nowMillis(), data)
 	start := h.enqueue(s, d)
 	s.mu.Unlock()
@@ -105,6 +102,27 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 		<-d.done
 	}
 	return d.seq, targets, nil
+}
+
+// streamOf returns t's stream, or nil when t has no local members.
+func (h *Hub) streamOf(t Target) *stream {
+	switch t.Kind {
+	case KindAll:
+		return &h.all
+	case KindRoom:
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		if r := h.rooms[t.Name]; r != nil {
+			return &r.stream
+		}
+	case KindUser:
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		if u := h.users[t.Name]; u != nil {
+			return &u.stream
+		}
+	}
+	return nil
 }
 
 // enqueue appends d (s.mu held) and reports whether a drain must start.
@@ -128,6 +146,7 @@ func (h *Hub) enqueue(s *stream, d delivery) bool {
 // (the publisher then pays for the fan-out itself, which is counted).
 func (h *Hub) startDrain(s *stream) {
 	s.hub = h
+	h.st.running.Add(1)
 	h.submit(s)
 }
 
@@ -140,6 +159,7 @@ func (h *Hub) drain(s *stream) {
 			s.head = 0
 			s.running = false
 			s.mu.Unlock()
+			h.st.running.Add(-1)
 			return
 		}
 		d := s.queue[s.head]
@@ -147,10 +167,11 @@ func (h *Hub) drain(s *stream) {
 		s.head++
 		s.mu.Unlock()
 		h.st.backlog.Add(-1)
-		start := time.Now()
+		start := h.nanotime()
 		n := h.fanout(s, d)
-		if f := h.cfg.OnBroadcast; f != nil {
-			f(time.Since(start), n)
+		if f := h.cfg.OnBroadcast; f != nil && (d.seq != 0 || d.local) {
+			end := h.nanotime()
+			f(time.Duration(end-d.at), time.Duration(end-start), n)
 		}
 		if d.done != nil {
 			*d.targets = n

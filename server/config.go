@@ -17,8 +17,11 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultPingInterval     = 30 * time.Second
 	DefaultDrainTimeout     = 30 * time.Second
-	DefaultDrainRate        = 10000
-	DefaultMaxPending       = 256 << 10
+	// DefaultDrainDelay is the deregistration window: how long /readyz
+	// answers 503 before the listeners shut, so that a load balancer
+	// checking every few seconds has stopped sending clients.
+	DefaultDrainDelay = 5 * time.Second
+	DefaultMaxPending = 256 << 10
 	// DefaultCloseLinger is how long a connection whose close frame was sent
 	// waits for the peer's FIN before its fd is closed anyway. Closing at
 	// once would turn unread input into an RST that can destroy the close
@@ -48,9 +51,19 @@ type Config struct {
 	// PingInterval is the heartbeat period; a connection silent for two
 	// intervals is closed with 1001 "idle timeout".
 	PingInterval time.Duration
-	DrainTimeout time.Duration // DefaultDrainTimeout
-	DrainRate    int           // close frames per second while draining, DefaultDrainRate
-	CloseLinger  time.Duration // DefaultCloseLinger
+	// DrainDelay is the deregistration window of a drain (Shutdown):
+	// /readyz answers 503 this long before the listeners shut.
+	// DefaultDrainDelay; negative means none.
+	DrainDelay time.Duration
+	// DrainTimeout bounds the rest of a drain, after DrainDelay: what is
+	// still open when it ends is closed. DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// DrainRate is how many close frames per second a drain sends. 0
+	// derives it when the drain starts: the open connections spread over
+	// three quarters of what is left of DrainTimeout. A rate that cannot
+	// close MaxConns connections within DrainTimeout is refused by New.
+	DrainRate   int
+	CloseLinger time.Duration // DefaultCloseLinger
 
 	MaxMessage     int // wsproto.DefaultMaxMessage
 	MaxHeaderBytes int // wsproto.DefaultMaxHeaderBytes
@@ -60,6 +73,13 @@ type Config struct {
 	// default). A client that stops reading pins its socket's send buffer
 	// plus MaxPending; setting this caps the kernel part too.
 	SendBuffer int
+
+	// AcceptRatePerIP limits new connections per source address (an IPv6
+	// client per /64) to this many per second, with a burst of twice that
+	// (at least 8); past it the handshake is answered 429. 0 turns it off,
+	// the default: behind an L4 load balancer every source is the
+	// balancer, unless it speaks the PROXY protocol.
+	AcceptRatePerIP float64
 
 	// Handler receives connection events; nil means Echo.
 	Handler Handler
@@ -99,6 +119,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Loops < 0 || c.Loops > 255 {
 		return c, fmt.Errorf("cannot use %d loops: want 1..255", c.Loops)
 	}
+	if c.AcceptRatePerIP < 0 {
+		return c, fmt.Errorf("cannot use accept-rate-per-ip %v: it must not be negative", c.AcceptRatePerIP)
+	}
 	if c.SendBuffer < 0 {
 		return c, fmt.Errorf("cannot use sndbuf %d: it must not be negative", c.SendBuffer)
 	}
@@ -123,13 +146,21 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("cannot use %s %v: it must be at least 1ms", d.name, *d.p)
 		}
 	}
+	switch {
+	case c.DrainDelay == 0:
+		c.DrainDelay = DefaultDrainDelay
+	case c.DrainDelay < 0:
+		c.DrainDelay = 0
+	}
+	if c.DrainRate < 0 {
+		return c, fmt.Errorf("cannot use drain-rate %d: it must not be negative (0 derives it)", c.DrainRate)
+	}
 	ints := []struct {
 		name string
 		p    *int
 		def  int
 		min  int
 	}{
-		{"drain-rate", &c.DrainRate, DefaultDrainRate, 1},
 		{"max-message", &c.MaxMessage, wsproto.DefaultMaxMessage, 125},
 		{"max-header-bytes", &c.MaxHeaderBytes, wsproto.DefaultMaxHeaderBytes, 256},
 		{"max-pending", &c.MaxPending, DefaultMaxPending, 1024},
@@ -149,4 +180,18 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	return c, nil
+}
+
+// checkDrain refuses an explicit drain rate that cannot close maxConns
+// connections within the drain timeout: the rest would be cut without a
+// close frame, all at once, at the end.
+func (c Config) checkDrain(maxConns int) error {
+	if c.DrainRate == 0 {
+		return nil
+	}
+	if need := float64(maxConns) / c.DrainTimeout.Seconds(); float64(c.DrainRate) < need {
+		return fmt.Errorf("cannot drain up to %d connections at %d/s within the %v drain timeout: raise --drain-rate to at least %.0f, raise --drain-timeout to at least %v, or set --drain-rate 0 to derive it",
+			maxConns, c.DrainRate, c.DrainTimeout, need+0.5, (time.Duration(float64(maxConns) / float64(c.DrainRate) * float64(time.Second))).Round(time.Second))
+	}
+	return nil
 }

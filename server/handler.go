@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+
 	"c1m/wsproto"
 )
 
@@ -23,6 +25,20 @@ type Handler interface {
 	// OnClose runs once when an open connection starts closing, with the
 	// close code sent or received (1006 when the peer vanished).
 	OnClose(c Conn, code wsproto.StatusCode)
+}
+
+// Drainer is implemented by a Handler that takes part in a graceful drain
+// (Server.Shutdown).
+type Drainer interface {
+	// BeforeDrain runs once, on the goroutine that called Shutdown, after
+	// the listeners are shut and before any connection is closed: the
+	// application stops taking new work and finishes what it accepted,
+	// returning by the time ctx (the drain timeout) ends.
+	BeforeDrain(ctx context.Context)
+	// OnDrain runs on the connection's loop just before the engine queues
+	// its 1001 close frame: a message written here (a reconnect hint) goes
+	// out behind what is already queued and ahead of the close frame.
+	OnDrain(c Conn)
 }
 
 // Echo is the Handler that sends every message back unchanged, with the same

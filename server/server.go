@@ -31,13 +31,20 @@ type Server struct {
 	lfds    []int
 	port    int
 	readers sync.Pool // *wsproto.Reader for connections mid-frame
+	ipRate  *ipRate   // nil unless Config.AcceptRatePerIP
 	hsPool  hsPool
 
-	open     atomic.Int64 // upgraded connections (c1m_connections)
-	queued   atomic.Int64 // bytes waiting in out queues (c1m_queued_bytes)
-	live     atomic.Int64 // accepted sockets in any state
-	draining atomic.Bool
-	stopping atomic.Bool
+	open   atomic.Int64 // upgraded connections (c1m_connections)
+	queued atomic.Int64 // bytes waiting in out queues (c1m_queued_bytes)
+	live   atomic.Int64 // accepted sockets in any state
+	// The drain's stages (Shutdown): deregistered (/readyz 503), draining
+	// (listeners shut, no new sockets), closing (connections get their
+	// close frames at closeRate per second), stopping (loops exit).
+	deregistered atomic.Bool
+	draining     atomic.Bool
+	closing      atomic.Bool
+	closeRate    atomic.Int64
+	stopping     atomic.Bool
 
 	drainedMu sync.Mutex
 	drained   map[int]bool
@@ -47,6 +54,8 @@ type Server struct {
 	lastAcceptErr  atomic.Int64
 	lastHandlerErr atomic.Int64
 
+	health  healthChecks
+	rssBase int64 // resident bytes when Start finished, for c1m_memory_per_connection_bytes
 	http    *httpServer
 	running bool // loops started; set by Start before it returns
 }
@@ -57,12 +66,12 @@ type Stats struct {
 	Sockets  int64 // accepted sockets, including handshakes and closes in progress
 	Queued   int64 // bytes waiting in per-connection out queues
 	MaxConns int
-	Draining bool
+	Draining bool // Shutdown has begun (from the deregistration window on)
 }
 
 // Stats returns current counts; safe from any goroutine.
 func (s *Server) Stats() Stats {
-	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), Queued: s.queued.Load(), MaxConns: s.maxConns, Draining: s.draining.Load()}
+	return Stats{Open: s.open.Load(), Sockets: s.live.Load(), Queued: s.queued.Load(), MaxConns: s.maxConns, Draining: s.deregistered.Load()}
 }
 
 // MaxFDs returns the size of the fd-indexed connection table: every

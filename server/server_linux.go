@@ -35,11 +35,18 @@ func New(cfg Config) (*Server, error) {
 	if s.maxConns == 0 {
 		s.maxConns = max(limit-FDReserve, 1)
 	}
+	if err := cfg.checkDrain(s.maxConns); err != nil {
+		return nil, err
+	}
 	s.readers.New = func() any { return new(wsproto.Reader) }
+	if r := cfg.AcceptRatePerIP; r > 0 {
+		s.ipRate = newIPRate(r, max(int(2*r), 8))
+	}
 	s.m = newServerMetrics(cfg.Loops,
 		func() float64 { return float64(s.open.Load()) },
 		func() float64 { return float64(s.live.Load()) },
 		func() float64 { return float64(s.queued.Load()) })
+	s.registerStateMetrics(limit)
 	return s, nil
 }
 
@@ -125,6 +132,7 @@ func (s *Server) Start() error {
 		go l.run()
 	}
 	s.running = true
+	s.rssBase, _ = residentBytes()
 	return nil
 }
 

@@ -27,6 +27,9 @@ func startServer(t testing.TB, cfg Config) *Server {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Second
 	}
+	if cfg.DrainDelay == 0 {
+		cfg.DrainDelay = -1 // tests shut down at once
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

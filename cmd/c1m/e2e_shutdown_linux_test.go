@@ -32,7 +32,7 @@ func testDrain(t *testing.T) {
 		n    = 300
 		rate = 100 // close frames per second: the drain takes n/rate = 3 s
 	)
-	p := startServe(t, "--handler=echo", fmt.Sprintf("--drain-rate=%d", rate), "--drain-timeout=30s")
+	p := startServe(t, "--handler=echo", fmt.Sprintf("--drain-rate=%d", rate), "--drain-timeout=30s", "--max-conns=1000", "--drain-delay=0")
 
 	type result struct {
 		at     time.Time
@@ -126,11 +126,11 @@ func testDrain(t *testing.T) {
 }
 
 // testDrainTimeout: clients that never read and never close cannot hold the
-// process past --drain-timeout. The drain rate and the close linger are set
-// so that, without the force-close, the drain would take at least 10 s.
+// process past --drain-timeout. The close linger is set so that, without
+// the force-close, the drain would wait 20 s for their FINs.
 func testDrainTimeout(t *testing.T) {
 	const n = 50
-	p := startServe(t, "--handler=echo", "--drain-rate=5", "--drain-timeout=1s", "--close-linger=20s")
+	p := startServe(t, "--handler=echo", "--drain-timeout=1s", "--close-linger=20s", "--drain-delay=0")
 	for i := 0; i < n; i++ {
 		c, err := dialWS(p.Addr, "/ws", 10*time.Second)
 		if err != nil {
@@ -143,7 +143,7 @@ func testDrainTimeout(t *testing.T) {
 	}
 	p.Signal(syscall.SIGTERM)
 	// drain-timeout plus a margin for the process to stop; a drain that
-	// waited for these clients would need n/5 = 10 s or the 20 s linger.
+	// waited for these clients would need the 20 s linger.
 	if code := p.Wait(1*time.Second + 6*time.Second); code != 0 {
 		t.Fatalf("c1m serve exited with status %d after SIGTERM, want 0", code)
 	}

@@ -29,17 +29,22 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.ReusePort, "reuseport", false, "one SO_REUSEPORT listener per loop")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "deadline for the HTTP upgrade request")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", server.DefaultPingInterval, "heartbeat ping period; two silent periods close a connection with 1001")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "on SIGTERM, force-close what is still open after this")
-	fs.IntVar(&cfg.DrainRate, "drain-rate", server.DefaultDrainRate, "close frames per second while draining")
+	drainDelay := fs.Duration("drain-delay", server.DefaultDrainDelay, "on SIGTERM, answer /readyz 503 this long before the listeners close (0: none)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "after --drain-delay, force-close what is still open after this")
+	fs.IntVar(&cfg.DrainRate, "drain-rate", 0, "close frames per second while draining (0: the connections spread over the drain timeout)")
 	fs.DurationVar(&cfg.CloseLinger, "close-linger", server.DefaultCloseLinger, "wait for the client's FIN after a close frame")
 	fs.IntVar(&cfg.MaxMessage, "max-message", wsproto.DefaultMaxMessage, "maximum message size in bytes; larger → close 1009")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", wsproto.DefaultMaxHeaderBytes, "maximum upgrade request head; larger → HTTP 431")
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
+	fs.Float64Var(&cfg.AcceptRatePerIP, "accept-rate-per-ip", 0, "new connections per second from one source address (an IPv6 /64), with a burst of twice that; past it HTTP 429 (0: off; behind an L4 balancer every source is the balancer)")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "SO_SNDBUF for client sockets, capping the kernel memory a client that stops reading can pin (0: kernel autotuning)")
 	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
 	auth := fs.String("auth", "jwt", "jwt (a token at the handshake) or none (anyone may connect: development only)")
 	jwtSecret := fs.String("jwt-secret", "", "HS256 secret (at least 32 bytes); prefer C1M_JWT_SECRET over the command line")
 	jwtKey := fs.String("jwt-public-key", "", "PEM public key file for RS256 (RSA) or ES256 (P-256) tokens")
+	var jwtOpts server.JWTOptions
+	fs.StringVar(&jwtOpts.Audience, "jwt-audience", "", "when set, tokens must name it in \"aud\"")
+	fs.StringVar(&jwtOpts.Issuer, "jwt-issuer", "", "when set, tokens must have it as \"iss\"")
 	fs.BoolVar(&cfg.AllowQueryToken, "allow-query-token", false, "also accept the token as the access_token query parameter")
 	origins := fs.String("allowed-origins", "", "comma-separated Origin values browsers may connect from (empty: any)")
 	var acfg app.Config
@@ -55,6 +60,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&acfg.RateRefill, "rate-refill", app.DefaultRateRefill, "client messages refilled per second")
 	fs.IntVar(&acfg.AbuseLimit, "abuse-limit", app.DefaultAbuseLimit, "rate-limit refusals in a row that close a connection with 1008")
 	fs.IntVar(&acfg.MaxData, "max-data", app.DefaultMaxData, "largest data field of a client message")
+	fs.BoolVar(&acfg.ExpireClose, "jwt-expire-close", false, "close a connection (4001 \"token expired\") when its token's exp passes (app handler)")
+	fs.IntVar(&acfg.ConnsPerUser, "conns-per-user", app.DefaultConnsPerUser, "open connections one user id may hold; a newer one closes the oldest (1008)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	configPath := fs.String("config", "", "config file of name = value lines (flags > C1M_* env > file)")
@@ -71,13 +78,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Logger = log
+	cfg.DrainDelay = *drainDelay
+	if cfg.DrainDelay <= 0 {
+		cfg.DrainDelay = -1 // none: the Config's zero means the default
+	}
 	if *handler == "app" {
 		if acfg.Hub.Policy, err = broadcast.ParsePolicy(*policy); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2
 		}
 	}
-	if code, ok := serveAuth(&cfg, *auth, *jwtSecret, *jwtKey, stderr); !ok {
+	if code, ok := serveAuth(&cfg, *auth, *jwtSecret, *jwtKey, jwtOpts, stderr); !ok {
 		return code
 	}
 	if *origins != "" {
@@ -121,7 +132,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if cfg.Auth == nil {
 		log.Warn("authentication is OFF (--auth=none): anyone who reaches the listener may connect and claim any user id")
 	} else {
-		log.Info("authentication", "jwt_algorithm", cfg.Auth.(*server.JWTAuth).Algorithm(), "query_token", cfg.AllowQueryToken, "allowed_origins", len(cfg.AllowedOrigins))
+		ja := cfg.Auth.(*server.JWTAuth)
+		log.Info("authentication", "jwt_algorithm", ja.Algorithm(), "audience", jwtOpts.Audience, "issuer", jwtOpts.Issuer,
+			"expire_close", acfg.ExpireClose, "query_token", cfg.AllowQueryToken, "allowed_origins", len(cfg.AllowedOrigins))
+		if *jwtKey != "" && !ja.ChecksAudienceOrIssuer() {
+			log.Warn("the JWT public key is checked without --jwt-audience or --jwt-issuer: any token signed by the same identity provider, for any application, is accepted; set one of them")
+		}
 	}
 	capacity, maxConns := s.Capacity()
 	log.Info("open-files limit", "nofile", limit, "capacity_connections", capacity)
@@ -170,12 +186,12 @@ func (e engineOnly) Engine() *server.Server             { return e.s }
 
 // serveAuth sets cfg.Auth from the auth flags, or prints one sentence and
 // returns the exit status.
-func serveAuth(cfg *server.Config, auth, secret, keyFile string, stderr io.Writer) (int, bool) {
+func serveAuth(cfg *server.Config, auth, secret, keyFile string, opts server.JWTOptions, stderr io.Writer) (int, bool) {
 	var err error
 	switch {
 	case auth == "none":
-		if secret != "" || keyFile != "" {
-			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret or --jwt-public-key.")
+		if secret != "" || keyFile != "" || opts.Audience != "" || opts.Issuer != "" {
+			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret, --jwt-public-key, --jwt-audience or --jwt-issuer.")
 			return 2, false
 		}
 	case auth != "jwt":
@@ -185,12 +201,12 @@ func serveAuth(cfg *server.Config, auth, secret, keyFile string, stderr io.Write
 		fmt.Fprintln(stderr, "c1m serve: give --jwt-secret or --jwt-public-key, not both.")
 		return 2, false
 	case secret != "":
-		if cfg.Auth, err = server.NewHS256([]byte(secret)); err != nil {
+		if cfg.Auth, err = server.NewHS256([]byte(secret), opts); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2, false
 		}
 	case keyFile != "":
-		if cfg.Auth, err = server.NewPublicKeyAuth(keyFile); err != nil {
+		if cfg.Auth, err = server.NewPublicKeyAuth(keyFile, opts); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2, false
 		}
