@@ -41,8 +41,8 @@ type AgentConfig struct {
 	// host's clock were off by that much, so that a test can check that
 	// the orchestrator measures and removes an offset it knows.
 	ClockSkew time.Duration
-	// Log gets one line per session that fails and per worker that ends;
-	// nil: none.
+	// Log gets one line per session that fails and per worker that
+	// starts or ends, and the workers' stderr; nil: none.
 	Log io.Writer
 }
 
@@ -201,6 +201,10 @@ func (a *Agent) now() int64 { return time.Now().UnixNano() + int64(a.cfg.ClockSk
 // serveConn runs one session: the key check, then requests.
 func (a *Agent) serveConn(c net.Conn) {
 	keys, r, err := a.handshake(c)
+	if errors.Is(err, errAgentKey) {
+		a.logf("refused a session from %s: wrong agent key", c.RemoteAddr())
+		return
+	}
 	if err != nil {
 		a.logf("session from %s: %v", c.RemoteAddr(), err)
 		return

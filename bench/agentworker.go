@@ -56,6 +56,7 @@ func (a *Agent) runWorker(c net.Conn, r *bufio.Reader, keys sessionKeys, spec *W
 		return
 	}
 	defer a.forget(p)
+	a.logf("worker %d started for %s: %d connections", p.cmd.Process.Pid, c.RemoteAddr(), spec.Conns)
 	if err := writeMsg(c, agentMsg{Type: "started"}); err != nil {
 		p.stop()
 	}
@@ -81,6 +82,8 @@ func (a *Agent) runWorker(c net.Conn, r *bufio.Reader, keys sessionKeys, spec *W
 	last := tail.lastLine()
 	if code != 0 {
 		a.logf("worker %d exited with status %d: %s", p.cmd.Process.Pid, code, last)
+	} else {
+		a.logf("worker %d exited", p.cmd.Process.Pid)
 	}
 	_ = writeMsg(c, agentMsg{Type: "exit", Code: code, Error: last})
 }

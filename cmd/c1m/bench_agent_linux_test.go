@@ -76,7 +76,7 @@ func TestBenchAgents(t *testing.T) {
 		}
 		small := startAgent(t, nsA, agentTestRoomPort, keyEnv, []string{"prlimit", "--nofile=1100:1100"}, "--max-workers", "1")
 		f(keyEnv, "cannot use agent "+small.addr+": it has room for 844 connections", "--agents", small.addr, "--conns", "2000")
-		if !strings.Contains(agentA.output(), "wrong agent key") {
+		if !strings.Contains(agentA.output(), "refused a session from "+nsA.root) {
 			t.Errorf("agent a did not log the wrong key:\n%s", agentA.output())
 		}
 		// No key off loopback: the agent refuses to start.
