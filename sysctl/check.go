@@ -148,7 +148,7 @@ func (e Env) checkKey(s spec, n int, role Role) Row {
 		r.Fix = s.fix(want, role)
 		if s.judge != nil {
 			r.Fix = fmt.Sprintf("Widen %s to %s and spread the connections over at least %d source address(es): run `c1m sysctl apply --role %s`.",
-				s.key, formatFields(s.need(n, 0)), NeededSources(n), s.profileRole())
+				s.key, formatFields(s.need(n, 0)), NeededSources(n), s.roleFor(role))
 		}
 	}
 	return r
