@@ -101,7 +101,9 @@ func TestBackplaneOutage(t *testing.T) {
 		c1mtest.Eventually(t, 30*time.Second, func() bool {
 			code, body = readyz(t, nd)
 			return code == 200 && strings.HasPrefix(body, "degraded: cluster:")
-		}, func() string { return "node " + strconv.Itoa(i) + ": /readyz " + strconv.Itoa(code) + " " + body + ", want 200 degraded: cluster: ..." })
+		}, func() string {
+			return "node " + strconv.Itoa(i) + ": /readyz " + strconv.Itoa(code) + " " + body + ", want 200 degraded: cluster: ..."
+		})
 	}
 	if got := a.Metric("c1m_cluster_connected"); got != 0 {
 		t.Fatalf("c1m_cluster_connected %v while NATS is down, want 0", got)
