@@ -126,6 +126,8 @@ func New(cfg Config) (*App, error) {
 	hc.MaxFDs = a.eng.MaxFDs()
 	if cfg.Cluster.Mode != cluster.ModeOff {
 		hc.OnMembers = a.onMembers
+		hc.OnPresence = a.presenceOut
+		hc.RoomCount = a.roomCount
 	}
 	set := a.eng.Metrics()
 	dur := set.NewHistogram("c1m_broadcast_duration_seconds")

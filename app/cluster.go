@@ -50,6 +50,22 @@ func (a *App) onMembers(t broadcast.Target, before, after int) {
 	cl.SetCount(t, after)
 }
 
+// presenceOut sends this node's presence changes of a room to the other
+// nodes (the hub's presence goroutine).
+func (a *App) presenceOut(room string, joined, left []string) {
+	if cl := a.clu.cl; cl != nil {
+		_ = cl.PublishPresenceEvent(room, joined, left)
+	}
+}
+
+// roomCount is a room's members on every node, for presence events.
+func (a *App) roomCount(room string) int {
+	if cl := a.clu.cl; cl != nil {
+		return cl.RoomCount(room)
+	}
+	return 0
+}
+
 // fromCluster hands a message of the deployment's order to the local
 // fan-out (on the cluster's delivery goroutine: it must not block).
 func (a *App) fromCluster(m cluster.Message) {
@@ -84,6 +100,7 @@ func (a *App) startCluster() error {
 		return fmt.Errorf("cannot join the cluster: %w", err)
 	}
 	a.clu.cl = cl
+	cl.OnPresenceEvent(a.hub.MergePresence)
 	set := a.eng.Metrics()
 	set.NewGauge("c1m_cluster_connected", func() float64 {
 		if cl.Status().State == cluster.StateReady {

@@ -54,7 +54,8 @@ type Cluster struct {
 	histN   atomic.Int64        // history requests queued or in flight
 
 	interests
-	presence *presence
+	presence    *presence
+	onPresEvent atomic.Pointer[PresenceEventFunc]
 
 	connected  atomic.Bool
 	streamOK   atomic.Bool
@@ -199,6 +200,9 @@ func (c *Cluster) startSubscriptions() error {
 		return fmt.Errorf("cannot subscribe to the reply inbox: %w", err)
 	}
 	if err := c.presence.subscribe(); err != nil {
+		return err
+	}
+	if err := c.subscribePresenceEvents(); err != nil {
 		return err
 	}
 	all, err := c.subj.live(allTarget)
