@@ -41,7 +41,10 @@ func startCluster(t *testing.T, n int, extra ...string) []*node {
 		args := append([]string{"serve", "--auth=none", "--addr", addr, "--metrics-addr", maddr, "--api-addr", nd.api,
 			"--cluster", "embedded:" + nd.route, "--cluster-routes", strings.Join(routes, ","),
 			"--cluster-node", "node-" + strconv.Itoa(i), "--drain-delay=0", "--rate-burst=100000", "--rate-refill=100000",
-			"--log-level", "warn"}, extra...)
+			"--log-level", "warn",
+			// The JetStream directory under the test's own: a node the
+			// test kills leaves nothing behind in /tmp.
+			"--data-dir", t.TempDir(), "--history-storage", "memory"}, extra...)
 		p, err := c1mtest.Start(t, addr, maddr, args, nil)
 		if err != nil {
 			t.Fatal(err)
