@@ -42,7 +42,13 @@ type fanoutRig struct {
 
 func newFanoutRig(b *testing.B, n int) *fanoutRig {
 	b.Helper()
-	a, err := app.New(app.Config{RateBurst: 1 << 20, RateRefill: 1 << 20, API: app.APIConfig{Addr: "-"},
+	return newFanoutRigHub(b, n, broadcast.Config{})
+}
+
+// newFanoutRigHub is newFanoutRig with the hub configured by hub.
+func newFanoutRigHub(b *testing.B, n int, hub broadcast.Config) *fanoutRig {
+	b.Helper()
+	a, err := app.New(app.Config{RateBurst: 1 << 20, RateRefill: 1 << 20, API: app.APIConfig{Addr: "-"}, Hub: hub,
 		Engine: server.Config{Addr: "127.0.0.1:0", MetricsAddr: "-", MaxPending: 64 << 20,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	if err != nil {
@@ -143,18 +149,40 @@ func BenchmarkBroadcast(b *testing.B) {
 			r := newFanoutRig(b, n)
 			defer r.close()
 			hub := r.app.Hub()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, got, err := hub.PublishWait(broadcast.ToRoom("b"), "x", benchData); err != nil || got != n {
-					b.Fatalf("publish: %d targets, %v", got, err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+			r.publishN(b, n)
 			b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
 				_, _, _ = hub.PublishWait(broadcast.ToRoom("b"), "x", benchData)
 			}))/float64(n), "allocs/delivery")
+		})
+	}
+}
+
+// publishN times b.N publishes of benchData to the rig's room of n and
+// reports the time per delivery.
+func (r *fanoutRig) publishN(b *testing.B, n int) {
+	hub := r.app.Hub()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, got, err := hub.PublishWait(broadcast.ToRoom("b"), "x", benchData); err != nil || got != n {
+			b.Fatalf("publish: %d targets, %v", got, err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+}
+
+// BenchmarkBroadcastChunk is BenchmarkBroadcast at 9,000 targets with
+// other fan-out chunk sizes (the default is 1,024): fewer, larger tasks
+// hand off less between the pool's goroutines; more, smaller ones spread
+// a broadcast over the threads sooner.
+func BenchmarkBroadcastChunk(b *testing.B) {
+	const n = 9000
+	for _, chunk := range []int{256, 1024, 4096, 9000} {
+		b.Run(fmt.Sprintf("chunk=%d", chunk), func(b *testing.B) {
+			r := newFanoutRigHub(b, n, broadcast.Config{ChunkSize: chunk})
+			defer r.close()
+			r.publishN(b, n)
 		})
 	}
 }
