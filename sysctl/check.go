@@ -41,7 +41,7 @@ func Check(env Env, conns int, role Role) ([]Row, error) {
 	if conns <= 0 {
 		return nil, fmt.Errorf("%w: got %d", ErrBadConns, conns)
 	}
-	rows := []Row{env.checkNoFile(conns), env.checkMemory(conns), env.checkCgroup(conns)}
+	rows := []Row{env.checkNoFile(conns), env.checkMemory(conns), env.checkCgroup(conns), env.checkEHash(conns)}
 	for _, s := range specs {
 		if s.hasRole(role) {
 			rows = append(rows, env.checkKey(s, conns, role))

@@ -47,6 +47,7 @@ func defaults() map[string]string {
 		"net.ipv4.tcp_keepalive_intvl":   "75",
 		"net.ipv4.tcp_keepalive_probes":  "9",
 		"net.ipv4.ip_local_port_range":   "32768\t60999",
+		"net.ipv4.tcp_ehash_entries":     "262144",
 		"proc/meminfo":                   "MemTotal:       24684084 kB\nMemFree:        24069912 kB\nMemAvailable:   24364136 kB",
 		"proc/self/limits":               "Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                20000                files",
 	}

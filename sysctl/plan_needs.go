@@ -38,6 +38,7 @@ func Needs(conns int, role Role, pageSize int) ([]Need, error) {
 		{keyNoFile, neededNoFile(conns)},
 		{keyMemAvailable, neededMemory(conns)},
 		{keyCgroupMemory, neededMemory(conns)},
+		{keyEHash, neededEHash(conns)},
 	}
 	for _, s := range specs {
 		if s.hasRole(role) {

@@ -17,6 +17,7 @@ func sysctlFakeRoot(t *testing.T, somaxconn string) string {
 		"proc/sys/fs/file-max":                    "2466170",
 		"proc/sys/fs/nr_open":                     "1048576",
 		"proc/sys/net/ipv4/ip_local_port_range":   "32768\t60999",
+		"proc/sys/net/ipv4/tcp_ehash_entries":     "262144",
 		"proc/sys/net/ipv4/tcp_tw_reuse":          "2",
 		"proc/sys/net/core/somaxconn":             somaxconn,
 		"proc/sys/net/netfilter/nf_conntrack_max": "262144",
@@ -90,7 +91,7 @@ func TestSysctlCheck(t *testing.T) {
 	f([]string{"check", "--root", root, "--conns", "1000000"}, 1, "short for 1000000 connections (role server)")
 	f([]string{"check", "--root", root, "--conns", "1000000", "--role", "loadgen"}, 1, "16 source addresses")
 	// A small target on the fake loadgen box: only tcp_tw_reuse is short.
-	f([]string{"check", "--root", root, "--conns", "1000", "--role", "loadgen"}, 1, "1 of 8 settings are short")
+	f([]string{"check", "--root", root, "--conns", "1000", "--role", "loadgen"}, 1, "1 of 9 settings are short")
 
 	code, stdout, _ := sysctlRun("check", "--root", root, "--conns", "1000", "--json")
 	var got struct {
