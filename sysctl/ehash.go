@@ -17,8 +17,8 @@ import (
 //
 // Why it is checked: a profile of the million-connection benchmark
 // (docs/benchmarks.md) found the lookup at 7 % of the box's CPU with two
-// million sockets in 262,144 buckets (chains of 8), against 1.6 % at
-// 19,000 connections.
+// million sockets in 262,144 buckets (chains of 8), against 4 % of the
+// benchmark's own samples at 19,000 connections.
 const keyEHash = "net.ipv4.tcp_ehash_entries"
 
 // NeededEHash is the hash buckets n sockets want: n/2 rounded up to a
