@@ -86,7 +86,11 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		publish = cfg.Publish
 	} else {
-		r.servers, err = startServers(ctx, &cfg, pubKey)
+		nofile := cfg.serverNoFile(limit)
+		if err := r.measureEmpty(ctx, pubKey, nofile); err != nil {
+			return nil, err
+		}
+		r.servers, err = startServers(ctx, &cfg, pubKey, nofile)
 		defer stopServers(r.servers)
 		if err != nil {
 			return nil, err
@@ -95,7 +99,10 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 			targets = append(targets, "ws://127.0.0.1:"+strconv.Itoa(s.port)+"/ws")
 			publish = append(publish, s.publishURL())
 		}
-		time.Sleep(time.Second) // let the servers' heaps settle before the baseline
+		time.Sleep(time.Second) // let the servers finish starting up before the first reading
+		if r.rep.Memory.Before, err = gcSampleAll(r.servers); err != nil {
+			return nil, err
+		}
 	}
 	if r.rep.Before, err = sampleServers(r.servers); err != nil {
 		return nil, err
@@ -117,6 +124,11 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.hold(ctx)
+	if r.rep.Memory != nil {
+		if r.rep.Memory.After, err = gcSampleAll(r.servers); err != nil {
+			return nil, err
+		}
+	}
 	if r.rep.After, err = sampleServers(r.servers); err != nil {
 		return nil, err
 	}
@@ -127,7 +139,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	total := sumProgress(r.workers)
 	r.rep.Held = total.Open
 	r.rep.finish(mem0, mem1)
-	r.logf("held %d of %d; server user-space %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
+	r.logf("held %d of %d; server memory %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
 
 	pub := newPublisher(publish, cfg.APIKey, cfg.Size)
 	for _, sc := range cfg.Scenarios {

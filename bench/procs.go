@@ -51,61 +51,14 @@ func serverAuthArgs(cfg *Config, pubKey string) (args, env []string) {
 	return []string{"--auth", "none"}, nil
 }
 
-// startServers starts cfg.Servers local servers; pubKey is the JWT public
+// startServers starts cfg.Servers local servers, each under an
+// open-files limit of nofile (soft and hard); pubKey is the JWT public
 // key file for c1m servers when the tokens are RS256 or ES256.
-func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverProc, error) {
+func startServers(ctx context.Context, cfg *Config, pubKey string, nofile int) ([]*serverProc, error) {
 	var out []*serverProc
-	n := cfg.Servers
-	for i := 0; i < n; i++ {
-		s := &serverProc{port: cfg.BasePort + i, mport: cfg.BasePort + n + i, apiPort: cfg.BasePort + 2*n + i}
-		var args []string
-		switch cfg.Server {
-		case ServerBaseline:
-			// The baseline serves its metrics and API on one listener.
-			s.mport = s.apiPort
-			args = []string{"bench", "baseline-serve",
-				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
-				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
-				"--log-level", "error"}
-		case ServerRaw:
-			// So does the floor; it gets c1m's pending cap and send
-			// buffer, so that the slow scenario treats both alike.
-			s.mport = s.apiPort
-			args = []string{"bench", "raw-serve",
-				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
-				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
-				"--max-pending", strconv.Itoa(benchMaxPending), "--sndbuf", "16384",
-				"--log-level", "error"}
-		default:
-			args = []string{"serve",
-				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
-				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),
-				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
-				"--handler", cfg.Handler, "--log-level", "error",
-				// A 64 KiB pending cap: far above what a reader that
-				// keeps up ever has queued in these scenarios, small
-				// enough that the slow scenario's clients pass it fast.
-				"--max-pending", strconv.Itoa(benchMaxPending),
-				// A 16 KiB send buffer (the kernel doubles it): with
-				// autotuning a client that stops reading absorbs
-				// megabytes in the kernel before the server notices.
-				"--sndbuf", "16384",
-				"--drain-rate", "1000000", "--drain-timeout", "10s"}
-			if cfg.PingInterval > 0 {
-				args = append(args, "--ping-interval", cfg.PingInterval.String())
-			}
-			args = append(args, cfg.ServeArgs...)
-		}
-		var env []string
-		if cfg.Server == ServerC1M {
-			var auth []string
-			auth, env = serverAuthArgs(cfg, pubKey)
-			args = append(args, auth...)
-		}
-		s.cmd = exec.CommandContext(ctx, cfg.Exe, args...)
-		s.cmd.Env = childEnv(cfg, env...)
-		s.cmd.Stderr = os.Stderr
-		if err := s.cmd.Start(); err != nil {
+	for i := 0; i < cfg.Servers; i++ {
+		s := newServerProc(cfg, i)
+		if err := s.start(ctx, cfg, pubKey, nofile); err != nil {
 			return out, fmt.Errorf("cannot start server %d: %w", i, err)
 		}
 		out = append(out, s)
@@ -116,6 +69,79 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 		}
 	}
 	return out, nil
+}
+
+// newServerProc returns the i-th local server of the run, its ports set
+// and its process not started.
+func newServerProc(cfg *Config, i int) *serverProc {
+	n := cfg.Servers
+	s := &serverProc{port: cfg.BasePort + i, mport: cfg.BasePort + n + i, apiPort: cfg.BasePort + 2*n + i}
+	if cfg.Server != ServerC1M {
+		// The baseline and the floor serve their metrics and API on one
+		// listener.
+		s.mport = s.apiPort
+	}
+	return s
+}
+
+// start starts the server process under an open-files limit of nofile.
+func (s *serverProc) start(ctx context.Context, cfg *Config, pubKey string, nofile int) error {
+	var args []string
+	switch cfg.Server {
+	case ServerBaseline:
+		args = []string{"bench", "baseline-serve",
+			"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+			"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
+			"--log-level", "error"}
+	case ServerRaw:
+		// The floor gets c1m's pending cap and send buffer, so that the
+		// slow scenario treats both alike.
+		args = []string{"bench", "raw-serve",
+			"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+			"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
+			"--max-pending", strconv.Itoa(benchMaxPending), "--sndbuf", "16384",
+			"--log-level", "error"}
+	default:
+		args = []string{"serve",
+			"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+			"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),
+			"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
+			"--handler", cfg.Handler, "--log-level", "error",
+			// A 64 KiB pending cap: far above what a reader that
+			// keeps up ever has queued in these scenarios, small
+			// enough that the slow scenario's clients pass it fast.
+			"--max-pending", strconv.Itoa(benchMaxPending),
+			// A 16 KiB send buffer (the kernel doubles it): with
+			// autotuning a client that stops reading absorbs
+			// megabytes in the kernel before the server notices.
+			"--sndbuf", "16384",
+			"--drain-rate", "1000000", "--drain-timeout", "10s"}
+		if cfg.PingInterval > 0 {
+			args = append(args, "--ping-interval", cfg.PingInterval.String())
+		}
+		args = append(args, cfg.ServeArgs...)
+	}
+	var env []string
+	if cfg.Server == ServerC1M {
+		var auth []string
+		auth, env = serverAuthArgs(cfg, pubKey)
+		args = append(args, auth...)
+	}
+	s.cmd = limitedCommand(ctx, nofile, cfg.Exe, args...)
+	s.cmd.Env = childEnv(cfg, env...)
+	s.cmd.Stderr = os.Stderr
+	return s.cmd.Start()
+}
+
+// limitedCommand runs exe with args under an open-files limit of nofile,
+// soft and hard, through /bin/sh's ulimit and exec: the server is the
+// process started (same PID), and its own raise of the soft limit to the
+// hard one (sysctl.RaiseFileLimit) stays at nofile. Go's os/exec cannot
+// set a child's resource limits, and prlimit(2) after the start would
+// race with the server reading its limit to size its fd-indexed tables.
+func limitedCommand(ctx context.Context, nofile int, exe string, args ...string) *exec.Cmd {
+	sh := append([]string{"-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(nofile), exe}, args...)
+	return exec.CommandContext(ctx, "/bin/sh", sh...)
 }
 
 func waitLive(ctx context.Context, port int, d time.Duration) error {

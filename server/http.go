@@ -32,6 +32,7 @@ func (s *Server) startHTTP() error {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.WriteMetrics(w)
 	})
+	mux.HandleFunc("/debug/gc", serveGC)
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
