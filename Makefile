@@ -7,12 +7,12 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME  ?= 15s
 # Fuzz targets (package:Target): `make test` runs each for $(FUZZTIME), `make
 # fuzz` for FUZZTIME when given (make fuzz FUZZTIME=10m), else 60s.
-FUZZ_TARGETS := ./wsproto:FuzzReader ./wsproto:FuzzHandshake ./wsproto:FuzzUTF8 ./app:FuzzEnvelope
+FUZZ_TARGETS := ./wsproto:FuzzReader ./wsproto:FuzzHandshake ./wsproto:FuzzUTF8 ./app:FuzzEnvelope ./cluster:FuzzToken
 FUZZ_LONG := $(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),60s)
 # `make conformance CONFORMANCE_REPORT=docs/conformance.md` also writes the table there.
 CONFORMANCE_REPORT ?=
 
-.PHONY: all build run test check-deploy unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle bench-smoke clean
+.PHONY: all build run test deps check-deploy unit fuzz-smoke fuzz conformance race lint fmt vet bench bench-idle bench-smoke clean
 
 all: build
 
@@ -22,7 +22,12 @@ build:
 run: build
 	./$(BIN) serve --auth=none
 
-test: lint check-deploy unit fuzz-smoke
+test: deps lint check-deploy unit fuzz-smoke
+
+# What the tests need besides Go, installed only where missing (.ci/deps):
+# Chromium, promtool, systemd-analyze, Python's and Node's WebSocket clients.
+deps:
+	@./.ci/deps
 
 # The deployment files: promtool checks the alert rules and runs their unit
 # tests (Debian's prometheus package, which .ci/run installs); the Go tests

@@ -86,6 +86,7 @@ func startAPI(cfg APIConfig, a *App) (*API, error) {
 	mux.HandleFunc("POST /v1/disconnect", api.auth(api.disconnect))
 	mux.HandleFunc("GET /v1/stats", api.auth(api.stats))
 	mux.HandleFunc("GET /v1/rooms/{room}", api.auth(api.room))
+	mux.HandleFunc("GET /v1/users/{id}", api.auth(api.user))
 	if err := api.startStatus(mux); err != nil {
 		_ = ln.Close()
 		return nil, err
@@ -93,7 +94,7 @@ func startAPI(cfg APIConfig, a *App) (*API, error) {
 	mux.HandleFunc("/", api.auth(func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: see docs/protocol.md")
 	}))
-	api.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	api.srv = &http.Server{Handler: api.guard(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := api.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("publish API stopped", "err", err)
@@ -201,6 +202,10 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	if from == "" {
 		from = "api"
 	}
+	if a.app.clu.cl != nil {
+		a.publishCluster(w, r, t, from, req.Data)
+		return
+	}
 	seq, err := a.app.hub.Publish(t, from, req.Data)
 	switch {
 	case errors.Is(err, broadcast.ErrBacklog):
@@ -255,14 +260,23 @@ func (a *API) disconnect(w http.ResponseWriter, r *http.Request) {
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	ss := a.app.eng.Stats()
 	hs := a.app.hub.Stats()
-	apiJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"connections": ss.Open, "sockets": ss.Sockets, "queued_bytes": ss.Queued,
 		"rooms": hs.Rooms, "users": hs.Users, "published": hs.Published, "deliveries": hs.Deliveries,
 		"dropped": hs.Dropped, "slow_closed": hs.SlowClosed, "backlog": hs.Backlog,
-	})
+	}
+	if cl := a.app.clu.cl; cl != nil {
+		st, cs := cl.Status(), cl.Stats()
+		out["cluster"] = map[string]any{
+			"state": st.State.String(), "reason": st.Reason, "nodes": append(cl.Nodes(), "(this node)"),
+			"published": cs.Published, "delivered": cs.Delivered, "holes": cs.Holes, "subscriptions": cs.Subscriptions,
+		}
+	}
+	apiJSON(w, http.StatusOK, out)
 }
 
-// room: GET /v1/rooms/{room}[?members=true&limit=N].
+// room: GET /v1/rooms/{room}[?members=true&limit=N]. With a cluster the
+// count is every node's; the member list is this node's.
 func (a *API) room(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("room")
 	limit := 0
@@ -278,18 +292,37 @@ func (a *API) room(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	info, ok := a.app.hub.Room(name, limit)
-	if !ok {
+	count := info.Count
+	if cl := a.app.clu.cl; cl != nil {
+		count = max(cl.RoomCount(name), info.Count)
+	}
+	if count == 0 {
 		apiError(w, http.StatusNotFound, "not_found", "no such room (rooms exist while they have members)")
 		return
 	}
-	out := map[string]any{"room": info.Name, "count": info.Count}
+	out := map[string]any{"room": name, "count": count}
 	if limit > 0 {
 		members := make([]map[string]string, 0, len(info.Members))
 		for _, m := range info.Members {
 			members = append(members, map[string]string{"user": a.app.hub.UserOf(m), "conn": strconv.FormatUint(uint64(m.FD)<<32|uint64(m.Gen), 16)})
 		}
 		out["members"] = members
-		out["truncated"] = info.Count > len(info.Members)
+		out["truncated"] = ok && info.Count > len(info.Members)
+		if a.app.clu.cl != nil {
+			out["local"] = info.Count // the list is of this node's members
+		}
 	}
 	apiJSON(w, http.StatusOK, out)
+}
+
+// user: GET /v1/users/{id}: whether the user is connected (on any node,
+// with a cluster) and with how many devices.
+func (a *API) user(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("id")
+	devices := len(a.app.hub.Devices(name))
+	if cl := a.app.clu.cl; cl != nil {
+		_, n := cl.UserOnline(name)
+		devices = max(devices, n)
+	}
+	apiJSON(w, http.StatusOK, map[string]any{"user": name, "online": devices > 0, "devices": devices})
 }

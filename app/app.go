@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"c1m/broadcast"
+	"c1m/cluster"
 	"c1m/server"
 )
 
@@ -32,14 +33,28 @@ type Config struct {
 	// gets an error frame "too_large" (the frame limit, the engine's
 	// MaxMessage, closes with 1009 instead).
 	MaxData int
+	// ConnsPerUser caps the open connections of one user id,
+	// DefaultConnsPerUser; a newer connection closes the user's oldest
+	// with 1008 "replaced by a newer connection of the same user" (a
+	// device that moved networks reconnects before its old connection
+	// times out, and must not be locked out by it).
+	ConnsPerUser int
+	// ExpireClose closes a connection (4001 "token expired") when its
+	// token's "exp" passes.
+	ExpireClose bool
+	// Cluster joins the nodes' backplane (cluster.Parse builds it from
+	// --cluster and its flags); the zero value (cluster.ModeOff) is a
+	// single node with no broker.
+	Cluster cluster.Config
 }
 
 // Defaults for Config's zero fields.
 const (
-	DefaultRateBurst  = 10
-	DefaultRateRefill = 1.0
-	DefaultAbuseLimit = 100
-	DefaultMaxData    = 16 << 10
+	DefaultRateBurst    = 10
+	DefaultRateRefill   = 1.0
+	DefaultAbuseLimit   = 100
+	DefaultMaxData      = 16 << 10
+	DefaultConnsPerUser = 16
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -62,8 +77,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.API, err = c.API.withDefaults(); err != nil {
 		return c, err
 	}
-	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 {
-		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit and max data must be positive")
+	if c.ConnsPerUser == 0 {
+		c.ConnsPerUser = DefaultConnsPerUser
+	}
+	if c.RateBurst < 1 || c.RateRefill <= 0 || c.AbuseLimit < 1 || c.MaxData < 1 || c.ConnsPerUser < 1 {
+		return c, errors.New("cannot configure the client protocol: rate burst, refill, abuse limit, max data and conns per user must be positive")
+	}
+	if c.AbuseLimit > maxStrikes {
+		return c, fmt.Errorf("cannot use abuse-limit %d: refusals in a row are counted up to %d", c.AbuseLimit, maxStrikes)
 	}
 	if c.Engine.Logger == nil {
 		c.Engine.Logger = slog.Default()
@@ -82,6 +103,7 @@ type App struct {
 	hub   *broadcast.Hub
 	proto *protocol
 	api   *API // nil until Start, and when the API is off
+	clu   clusterState
 }
 
 // New validates cfg and builds the engine, the hub and the protocol
@@ -102,6 +124,11 @@ func New(cfg Config) (*App, error) {
 	}
 	hc := cfg.Hub
 	hc.MaxFDs = a.eng.MaxFDs()
+	if cfg.Cluster.Mode != cluster.ModeOff {
+		hc.OnMembers = a.onMembers
+		hc.OnPresence = a.presenceOut
+		hc.RoomCount = a.roomCount
+	}
 	set := a.eng.Metrics()
 	dur := set.NewHistogram("c1m_broadcast_duration_seconds")
 	lat := set.NewPrometheusHistogramExt("c1m_broadcast_latency_seconds",
@@ -114,14 +141,27 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("cannot create the fan-out: %w", err)
 	}
 	a.proto.bind(a.eng.MaxFDs())
+	if cfg.ExpireClose {
+		a.proto.exp = newExpiries(a.eng, 500*time.Millisecond)
+	}
 	registerMetrics(a.eng.Metrics(), a.hub, a.proto)
 	return a, nil
 }
 
-// Start opens the engine's listeners and then the publish API.
+// maxStrikes is the most refusals in a row a bucket counts (uint16).
+const maxStrikes = 1<<16 - 1
+
+// Start joins the cluster (when configured), opens the engine's listeners
+// and then the publish API.
 func (a *App) Start() error {
+	if a.cfg.Cluster.Mode != cluster.ModeOff {
+		if err := a.startCluster(); err != nil {
+			a.stopBackground()
+			return err
+		}
+	}
 	if err := a.eng.Start(); err != nil {
-		a.hub.Close()
+		a.stopBackground()
 		return err
 	}
 	if a.cfg.API.Addr == "-" {
@@ -130,7 +170,7 @@ func (a *App) Start() error {
 	api, err := startAPI(a.cfg.API, a)
 	if err != nil {
 		_ = a.eng.Shutdown(context.Background())
-		a.hub.Close()
+		a.stopBackground()
 		return err
 	}
 	a.api = api
@@ -153,9 +193,26 @@ func (a *App) Shutdown(ctx context.Context) error {
 		_ = a.api.Shutdown(hctx)
 		cancel()
 	}
-	a.hub.Close()
+	a.stopBackground()
 	return err
 }
+
+// stopBackground stops the App's own goroutines: the expiry checker, the
+// hub's, and the backplane (after the drain: nothing more to deliver).
+func (a *App) stopBackground() {
+	if a.clu.cl != nil {
+		a.clu.cl.Close()
+		a.clu.cl = nil
+	}
+	if a.proto.exp != nil {
+		a.proto.exp.close()
+		a.proto.exp = nil
+	}
+	a.hub.Close()
+}
+
+// Cluster returns the backplane, or nil on a single node.
+func (a *App) Cluster() *cluster.Cluster { return a.clu.cl }
 
 // Engine returns the connection engine.
 func (a *App) Engine() *server.Server { return a.eng }

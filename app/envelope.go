@@ -16,6 +16,8 @@ type envelope struct {
 	id       []byte // raw JSON value (string or number), echoed in replies
 	data     []byte // raw JSON value
 	presence bool
+	since    uint64 // join: the last seq the client saw of the room
+	hasSince bool
 }
 
 var errEnvelope = errors.New("server: bad message envelope")
@@ -68,6 +70,9 @@ func parseEnvelope(p []byte, e *envelope) error {
 			e.id = v
 		case "data":
 			e.data = v
+		case "since":
+			e.since, err = parseSeq(v)
+			e.hasSince = true
 		case "presence":
 			switch string(v) {
 			case "true":
@@ -90,6 +95,25 @@ func parseEnvelope(p []byte, e *envelope) error {
 		}
 		return errEnvelope
 	}
+}
+
+// parseSeq reads a sequence number: a JSON integer from 0 to 2^53-1 (the
+// integers JavaScript clients hold exactly).
+func parseSeq(v []byte) (uint64, error) {
+	if len(v) == 0 || len(v) > 16 {
+		return 0, errEnvelope
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errEnvelope
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > 1<<53-1 || (len(v) > 1 && v[0] == '0') {
+		return 0, errEnvelope
+	}
+	return n, nil
 }
 
 // unquote returns the contents of a JSON string value. Without escapes it

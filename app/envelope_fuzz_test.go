@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 )
@@ -33,6 +34,10 @@ func FuzzEnvelope(f *testing.F) {
 		`null`,
 		`"type"`,
 		`{"data":null,"id":-1.5e3}`,
+		`{"type":"join","room":"lobby","since":42}`,
+		`{"type":"join","room":"lobby","since":-1}`,
+		`{"type":"join","room":"lobby","since":9007199254740992}`,
+		`{"since":1.5}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -90,6 +95,20 @@ func FuzzEnvelope(f *testing.F) {
 				wantErr = true
 			}
 		}
+		var since uint64
+		if v, ok := m["since"]; ok {
+			// A non-negative integer a JavaScript number holds exactly.
+			var n json.Number
+			dec := json.NewDecoder(bytes.NewReader(v))
+			dec.UseNumber()
+			if dec.Decode(&n) != nil {
+				wantErr = true
+			} else if i, err := strconv.ParseUint(n.String(), 10, 64); err != nil || i > 1<<53-1 || (len(v) > 1 && v[0] == '0') {
+				wantErr = true
+			} else {
+				since = i
+			}
+		}
 		if (err != nil) != wantErr {
 			t.Fatalf("parseEnvelope(%q) = %v; encoding/json says a field has the wrong type: %v", p, err, wantErr)
 		}
@@ -108,6 +127,9 @@ func FuzzEnvelope(f *testing.F) {
 		field("roomRaw", e.roomRaw, raw(m, "room"))
 		field("id", e.id, raw(m, "id"))
 		field("data", e.data, raw(m, "data"))
+		if e.since != since || e.hasSince != (m["since"] != nil) {
+			t.Fatalf("parseEnvelope(%q): since %d (%v), want %d", p, e.since, e.hasSince, since)
+		}
 		if e.presence != presence {
 			t.Fatalf("parseEnvelope(%q): presence %v, want %v", p, e.presence, presence)
 		}

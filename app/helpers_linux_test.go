@@ -107,6 +107,9 @@ func (ta *testApp) apiDo(t testing.TB, method, path, key, body string) (int, map
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}

@@ -12,6 +12,8 @@ import (
 func registerMetrics(set *metrics.Set, hub *broadcast.Hub, p *protocol) {
 	p.rateLimited = set.NewCounter("c1m_rate_limited_total")
 	p.errorsSent = set.NewCounter("c1m_protocol_errors_total")
+	p.reconnects = set.NewCounter("c1m_reconnects_total")
+	set.NewGauge("c1m_user_entries", func() float64 { return float64(p.users.size()) })
 	st := func(f func(broadcast.Stats) int64) func() float64 {
 		return func() float64 { return float64(f(hub.Stats())) }
 	}

@@ -107,7 +107,10 @@ func TestStatusLiveFeed(t *testing.T) {
 		out += f.MessagesOutPerSec * dt
 		deliveries += f.DeliveriesPerSec * dt
 		if f.Connections == 3 && f.Rooms == 1 && f.Users == 3 && near(in, 7) && near(out, 4) && near(deliveries, 12) {
-			if f.MemoryPerConn == nil || *f.MemoryPerConn != f.RSSBytes/3 || fr.Nodes[0].Connections != 3 {
+			// Memory per connection is the server's own figure
+			// (c1m_memory_per_connection_bytes): resident growth since
+			// start over the open connections, never above the RSS.
+			if f.MemoryPerConn == nil || *f.MemoryPerConn < 0 || *f.MemoryPerConn > f.RSSBytes || fr.Nodes[0].Connections != 3 {
 				t.Fatalf("frame: %+v", fr)
 			}
 			break

@@ -10,14 +10,17 @@ type Command struct {
 	// Cmd is "start" (begin connecting, for a worker started with
 	// WaitStart), "dump" (report and, with Reset, restart the histograms
 	// and counters), "slow" (stop reading on Fraction of the connections),
-	// "join" (join rooms of RoomSize by global connection index) or
-	// "churn" (close and reopen Rate connections per second; 0 stops).
+	// "join" (join rooms of RoomSize by global connection index),
+	// "churn" (close and reopen Rate connections per second; 0 stops) or
+	// "clock" (from now on, correct receive times by Offset: this host's
+	// clock minus the publisher's, freshly measured).
 	Cmd      string  `json:"cmd"`
 	Reset    bool    `json:"reset,omitempty"`
 	Expect   int     `json:"expect,omitempty"` // dump: broadcasts each connection should have
 	Fraction float64 `json:"fraction,omitempty"`
 	RoomSize int     `json:"room_size,omitempty"`
 	Rate     int     `json:"rate,omitempty"`
+	Offset   int64   `json:"offset_ns,omitempty"` // clock: ns
 }
 
 // Dump is a worker's answer to a dump command.
@@ -41,6 +44,10 @@ type Dump struct {
 	// Closes counts close frames from the server by code.
 	Closes  map[int]int `json:"closes"`
 	Churned int         `json:"churned"`
+	// Early counts deliveries that arrived before their send time once
+	// the clock offset was subtracted (recorded as 1 µs): the offset's
+	// error was larger than their latency.
+	Early int `json:"early"`
 }
 
 // Latency histograms: 1 µs to 2 minutes at 3 significant digits.

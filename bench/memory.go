@@ -122,25 +122,26 @@ func (c *Config) serverNoFile(limit uint64) int {
 	return int(min(uint64(per+processFDReserve), limit))
 }
 
-// measureEmpty starts emptyRuns empty servers one after the other, each
-// on server 0's ports before the real ones start, measures each after a
-// collection and kills it, and keeps the median as the reference.
+// measureEmpty starts emptyRuns empty servers one after the other, on
+// the first ports of the run before its servers start, measures each
+// after a collection and kills it, and keeps the median as the
+// reference.
 func (r *runner) measureEmpty(ctx context.Context, pubKey string, nofile int) error {
 	m := &Memory{NoFile: nofile, EmptyNoFile: emptyNoFile}
+	one := *r.cfg
+	one.Servers = 1
 	for i := 0; i < emptyRuns; i++ {
 		r.st.update("measuring an empty %s server (%d of %d)", r.cfg.Server, i+1, emptyRuns)
-		s := newServerProc(r.cfg, 0)
-		if err := s.start(ctx, r.cfg, pubKey, emptyNoFile); err != nil {
-			return fmt.Errorf("cannot start the empty server: %w", err)
-		}
-		err := waitLive(ctx, s.mport, 30*time.Second)
+		ss, err := startServers(ctx, &one, pubKey, emptyNoFile)
 		var sm ServerMemory
 		if err == nil {
-			sm, err = gcSample(s)
+			sm, err = gcSample(ss[0])
 		}
 		// It holds nothing: no drain to wait for.
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
+		for _, s := range ss {
+			_ = s.cmd.Process.Kill()
+			_ = s.cmd.Wait()
+		}
 		if err != nil {
 			return fmt.Errorf("cannot measure the empty server: %w", err)
 		}

@@ -67,6 +67,7 @@ func (p *publisher) post(urls []string, body []byte) error {
 				errs[i] = err
 				return
 			}
+			req.Header.Set("Content-Type", "application/json")
 			if p.key != "" {
 				req.Header.Set("Authorization", "Bearer "+p.key)
 			}

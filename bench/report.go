@@ -67,6 +67,15 @@ type Report struct {
 	Phases        []PhaseResult      `json:"phases"`
 	ServerMetrics map[string]float64 `json:"server_metrics"`
 	Preflight     []string           `json:"preflight"`
+
+	// Agents are the load generators of a run with --agents, each with
+	// its share and figures (report_agents.go); Clock says how their
+	// clocks were reconciled with the publisher's.
+	Agents []AgentReport `json:"agents,omitempty"`
+	Clock  string        `json:"clock,omitempty"`
+	// Lost lists the worker processes lost mid-run (an agent that died,
+	// a worker that exited or went silent); the figures cover the rest.
+	Lost []string `json:"lost,omitempty"`
 }
 
 // Machine names the box the run measured.
@@ -99,17 +108,20 @@ func (r *Report) addSample(t time.Duration, open int, rss int64) {
 	r.Samples = append(r.Samples, Sample{T: t.Seconds(), Open: open, RSS: rss})
 }
 
-func (r *Report) finish(before, after MemInfo) {
+// finish computes the derived figures; sockets is how many sockets of the
+// held connections live in this box's kernel (2 × Held when both ends run
+// here).
+func (r *Report) finish(before, after MemInfo, sockets int) {
 	r.RampSeconds = r.Ramp.Seconds()
 	if r.RampSeconds > 0 {
 		r.ConnRate = float64(r.Opened) / r.RampSeconds
 	}
-	if r.Held > 0 {
-		if r.Memory != nil {
-			r.Memory.compute(r.Held)
-			r.ServerBytesPerConn = r.Memory.PerConn
-		}
-		r.KernelBytesPerSocket = float64(after.Slab-before.Slab) / float64(2*r.Held)
+	if r.Held > 0 && r.Memory != nil {
+		r.Memory.compute(r.Held)
+		r.ServerBytesPerConn = r.Memory.PerConn
+	}
+	if sockets > 0 {
+		r.KernelBytesPerSocket = float64(after.Slab-before.Slab) / float64(sockets)
 	}
 	r.BoxUsedBytes = after.Total - after.Available
 }
@@ -256,7 +268,11 @@ func (r *Report) markdownBody(b *strings.Builder) {
 		row("server memory per connection ¹", "**%.0f B**: fd-indexed tables %.0f B (%.0f B per fd, open-files limit %d per server), heap objects %.0f B, goroutine stacks %.0f B, the rest %.0f B",
 			m.PerConn, m.Tables, m.TableBytesPerFD, m.NoFile, m.Heap, m.Stacks, m.Rest)
 	}
-	row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
+	if len(r.Agents) > 0 {
+		row("kernel memory per socket on this box (Slab delta / its sockets)", "%.0f B", r.KernelBytesPerSocket)
+	} else {
+		row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
+	}
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
 	if r.Memory != nil {
 		fmt.Fprintf(b, "\n¹ %s\n", memoryDefinition(r.Memory.EmptyNoFile))
@@ -270,6 +286,8 @@ func (r *Report) markdownBody(b *strings.Builder) {
 				p.Deliveries, p.DeliveriesPerSecond, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), formatCloses(p.Closes))
 		}
 	}
+	r.markdownAgents(b)
+	r.markdownLost(b)
 	if len(r.Preflight) > 0 {
 		fmt.Fprintf(b, "\nPreflight (what this box lacks for a run of this size):\n\n")
 		for _, n := range r.Preflight {

@@ -27,9 +27,9 @@ func (w *Worker) Do(cmd Command) (Dump, error) {
 	case "start":
 		w.startOnce.Do(func() { close(w.startCh) })
 		return Dump{}, nil
-	case "dump", "slow", "join", "churn":
+	case "dump", "slow", "join", "churn", "clock":
 	default:
-		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join or churn", cmd.Cmd)
+		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join, churn or clock", cmd.Cmd)
 	}
 	r := cmdReq{cmd: cmd, reply: make(chan Dump, 1)}
 	w.cmds <- r
@@ -59,6 +59,8 @@ func (w *Worker) runCommands() {
 				w.churnRate = r.cmd.Rate
 				w.churnLast = time.Now()
 				w.churnDue = 0
+			case "clock":
+				w.clockShift = int64(w.cfg.ClockSkew) - r.cmd.Offset
 			}
 			r.reply <- d
 		default:
@@ -68,7 +70,7 @@ func (w *Worker) runCommands() {
 }
 
 func (w *Worker) dump(expect int, reset bool) Dump {
-	d := Dump{Type: "dump", Latency: w.lat.Export(), Probe: w.probe.Export(), Closes: map[int]int{}, Churned: w.churned}
+	d := Dump{Type: "dump", Latency: w.lat.Export(), Probe: w.probe.Export(), Closes: map[int]int{}, Churned: w.churned, Early: w.early}
 	for k, v := range w.closes {
 		d.Closes[k] = v
 	}
@@ -102,6 +104,7 @@ func (w *Worker) dump(expect int, reset bool) Dump {
 		w.probe.Reset()
 		clear(w.closes)
 		w.churned = 0
+		w.early = 0
 	}
 	return d
 }
@@ -193,7 +196,7 @@ func (w *Worker) churnStep(now time.Time) int {
 		w.open.Add(-1)
 		w.churnDue--
 		w.churned++
-		if w.startConnRound(idx, 0, round) {
+		if w.startConnRound(idx, 0, round, true) {
 			started++
 		}
 	}

@@ -67,6 +67,26 @@ type Config struct {
 	// included), the fan-out's own duration, and the target count. It
 	// runs on the fan-out goroutine: it must be quick.
 	OnBroadcast func(latency, fanout time.Duration, targets int)
+	// OnMembers, if set, is called when a room's or a user's local
+	// membership changes, with the counts before and after (after 0: the
+	// target has no member on this node any more), under the Hub's lock
+	// of that target, so that calls for one target come in order. It must
+	// be quick and must not call the Hub. (The cluster subscribes to a
+	// target while it has local members and shares the counts.)
+	OnMembers func(t Target, before, after int)
+	// OnPresence, if set, receives every room's local presence changes
+	// once per PresenceWindow (users who joined and who left on this
+	// node, net of flapping), whether or not a local member asked for
+	// presence events: the cluster passes them to the other nodes. It
+	// runs on the presence goroutine.
+	OnPresence func(room string, joined, left []string)
+	// RoomCount, if set, gives the member count a presence event carries
+	// (the cluster's count over every node); nil counts this node's.
+	RoomCount func(room string) int
+	// MaxSyncFrames caps the live messages a joining connection's
+	// catch-up (JoinFrom … EndSync) holds back while its history is
+	// fetched, 1,024; past it the rest is announced by a gap notice.
+	MaxSyncFrames int
 }
 
 // Defaults.
@@ -76,6 +96,7 @@ const (
 	DefaultMaxNameLen       = 128
 	DefaultMaxStreamBacklog = 4096
 	DefaultPresenceWindow   = time.Second
+	DefaultMaxSyncFrames    = 1024
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -99,6 +120,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PresenceWindow == 0 {
 		c.PresenceWindow = DefaultPresenceWindow
+	}
+	if c.MaxSyncFrames == 0 {
+		c.MaxSyncFrames = DefaultMaxSyncFrames
 	}
 	switch {
 	case c.ChunkSize < 1:

@@ -45,14 +45,31 @@ const maxServerHeader = 10
 // exported for the benchmark's baseline server, which must frame its
 // messages exactly as c1m does.
 func EncodeMessage(t Target, from string, seq uint64, tsMillis int64, data []byte) []byte {
-	n := maxServerHeader + 64 + len(t.Name) + len(from) + len(data)
+	return encodeMessage(t, from, seq, 0, tsMillis, data, false)
+}
+
+// encodeMessage is EncodeMessage with the fields of the other numberings:
+// prev (when not 0), the previous message of the same target in a
+// numbering that is not contiguous (the cluster's), and local, a message
+// delivered on this node only while the cluster is unreachable, which
+// carries no seq (it is in no history).
+func encodeMessage(t Target, from string, seq, prev uint64, tsMillis int64, data []byte, local bool) []byte {
+	n := maxServerHeader + 80 + len(t.Name) + len(from) + len(data)
 	b := make([]byte, maxServerHeader, n+16)
 	b = append(b, `{"type":"message",`...)
 	b = appendTarget(b, t)
 	b = append(b, `,"from":`...)
 	b = AppendJSONString(b, from)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, seq, 10)
+	if local {
+		b = append(b, `,"local":true`...)
+	} else {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, seq, 10)
+	}
+	if prev != 0 {
+		b = append(b, `,"prev":`...)
+		b = strconv.AppendUint(b, prev, 10)
+	}
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, tsMillis, 10)
 	b = append(b, `,"data":`...)
@@ -87,11 +104,16 @@ func frameInPlace(b []byte) []byte {
 	return b[start:]
 }
 
-// encodeGap builds the gap notice for a connection that missed first..last
-// of a stream under PolicyDrop:
+// encodeGap builds the gap notice for a connection that missed missed
+// messages, numbered first..last, of a stream (under PolicyDrop, or when
+// the history no longer reaches back to what a joining client saw last):
 //
 //	{"type":"gap","room":"lobby","from_seq":5,"to_seq":9,"missed":5}
-func encodeGap(t Target, first, last uint64) []byte {
+//
+// In a contiguous numbering missed is last-first+1; in the cluster's it
+// is counted (other targets' messages take the numbers in between), and
+// 0 when unknown (a history that was trimmed).
+func encodeGap(t Target, first, last, missed uint64) []byte {
 	b := make([]byte, maxServerHeader, maxServerHeader+96+len(t.Name))
 	b = append(b, `{"type":"gap",`...)
 	b = appendTarget(b, t)
@@ -100,7 +122,7 @@ func encodeGap(t Target, first, last uint64) []byte {
 	b = append(b, `,"to_seq":`...)
 	b = strconv.AppendUint(b, last, 10)
 	b = append(b, `,"missed":`...)
-	b = strconv.AppendUint(b, last-first+1, 10)
+	b = strconv.AppendUint(b, missed, 10)
 	b = append(b, '}')
 	return frameInPlace(b)
 }
@@ -171,4 +193,11 @@ func AppendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// EncodeNumbered builds the frame of a message numbered elsewhere (a
+// history entry of the cluster's stream): seq, and prev when not 0, as
+// Deliver frames them. The caller owns the frame.
+func EncodeNumbered(t Target, from string, seq, prev uint64, tsMillis int64, data []byte) []byte {
+	return encodeMessage(t, from, seq, prev, tsMillis, data, false)
 }

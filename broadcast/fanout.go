@@ -153,6 +153,9 @@ func (h *Hub) deliver(s *stream, d delivery, c ConnID, sent, dropped, slow *int6
 	if m == nil {
 		return
 	}
+	if m.syncOn.Load() && h.hold(m, s, d) {
+		return // catching up: EndSync sends it
+	}
 	if m.gapOn.Load() && !h.flushGap(m, c, s) {
 		// Still too slow for the notice: this message is missed too.
 		h.recordGap(m, s, d.seq)

@@ -5,7 +5,7 @@ package broadcast
 // gets through first sends the pending notice, and a notice that does not
 // get through makes that delivery a miss too.
 type gap struct {
-	first, last uint64
+	first, last, missed uint64
 }
 
 // recordGap notes that m missed seq on s.
@@ -19,8 +19,9 @@ func (h *Hub) recordGap(m *member, s *stream, seq uint64) {
 	}
 	if g := m.gaps[s]; g != nil {
 		g.last = seq
+		g.missed++
 	} else {
-		m.gaps[s] = &gap{first: seq, last: seq}
+		m.gaps[s] = &gap{first: seq, last: seq, missed: 1}
 	}
 	m.gapOn.Store(true)
 	m.mu.Unlock()
@@ -37,7 +38,7 @@ func (h *Hub) flushGap(m *member, c ConnID, s *stream) bool {
 	if g == nil {
 		return true
 	}
-	if err := h.sender.Send(c, encodeGap(s.target, g.first, g.last)); err != nil {
+	if err := h.sender.Send(c, encodeGap(s.target, g.first, g.last, g.missed)); err != nil {
 		return false
 	}
 	h.st.gapNotices.Add(1)

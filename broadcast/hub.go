@@ -136,3 +136,6 @@ func (h *Hub) Policy() Policy { return h.cfg.Policy }
 func (h *Hub) validName(s string) bool { return s != "" && len(s) <= h.cfg.MaxNameLen }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// Draining reports whether Quiesce was called: new publishes are refused.
+func (h *Hub) Draining() bool { return h.draining.Load() }

@@ -9,14 +9,16 @@ import (
 // fd-indexed table. state packs the generation and a registered bit so that
 // the fan-out checks a target with one atomic load and no lock.
 type member struct {
-	state atomic.Uint64 // gen<<1 | 1 while registered
-	slow  atomic.Bool   // PolicyClose already applied
-	gapOn atomic.Bool   // gaps holds something
+	state  atomic.Uint64 // gen<<1 | 1 while registered
+	slow   atomic.Bool   // PolicyClose already applied
+	gapOn  atomic.Bool   // gaps holds something
+	syncOn atomic.Bool   // sync holds something
 
 	mu    sync.Mutex // guards the fields below
 	user  *user
 	rooms []*room
-	gaps  map[*stream]*gap // PolicyDrop: missed ranges per stream
+	gaps  map[*stream]*gap     // PolicyDrop: missed ranges per stream
+	sync  map[*stream]*syncBuf // catch-ups in progress (JoinFrom)
 }
 
 func packState(gen uint32) uint64 { return uint64(gen)<<1 | 1 }
@@ -56,6 +58,8 @@ func (h *Hub) Register(c ConnID, name string) error {
 	m.rooms = m.rooms[:0]
 	m.gaps = nil
 	m.gapOn.Store(false)
+	m.sync = nil
+	m.syncOn.Store(false)
 	m.slow.Store(false)
 	m.user = nil
 	if name != "" {
@@ -69,6 +73,7 @@ func (h *Hub) Register(c ConnID, name string) error {
 		}
 		u.mu.Lock()
 		u.devices = append(u.devices, c)
+		h.membersChanged(u.stream.target, len(u.devices)-1, len(u.devices))
 		u.mu.Unlock()
 		h.mu.Unlock()
 		m.user = u
@@ -91,6 +96,8 @@ func (h *Hub) Unregister(c ConnID) {
 	m.user = nil
 	m.gaps = nil
 	m.gapOn.Store(false)
+	m.sync = nil
+	m.syncOn.Store(false)
 	m.mu.Unlock()
 	for _, r := range rooms {
 		h.removeFromRoom(r, c, u)
@@ -103,6 +110,7 @@ func (h *Hub) Unregister(c ConnID) {
 				last := len(u.devices) - 1
 				u.devices[i] = u.devices[last]
 				u.devices = u.devices[:last]
+				h.membersChanged(u.stream.target, last+1, last)
 				break
 			}
 		}

@@ -11,7 +11,10 @@ type room struct {
 	index    map[ConnID]int32 // position in members
 	presence map[ConnID]bool  // members that asked for presence events
 	pending  map[string]int   // presence: net joins per user in this window
-	gone     bool             // removed from the hub (empty)
+	// remoteJoined and remoteLeft are other nodes' changes for this
+	// window (MergePresence), at most maxRemotePresence names each.
+	remoteJoined, remoteLeft []string
+	gone                     bool // removed from the hub (empty)
 
 	stream stream
 }
@@ -20,6 +23,10 @@ type room struct {
 // receives the room's batched join/leave events. It returns the member
 // count after the join. Joining a room twice is not an error.
 func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
+	return h.join(c, name, presence, false)
+}
+
+func (h *Hub) join(c ConnID, name string, presence, sync bool) (int, error) {
 	if !h.validName(name) {
 		return 0, ErrBadName
 	}
@@ -40,6 +47,9 @@ func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
 			}
 			n := len(r.members)
 			r.mu.Unlock()
+			if sync {
+				h.syncOn(m, &r.stream)
+			}
 			return n, nil
 		}
 	}
@@ -67,13 +77,20 @@ func (h *Hub) Join(c ConnID, name string, presence bool) (int, error) {
 			h.st.refusedFull.Add(1)
 			return 0, ErrRoomFull
 		}
+		if sync {
+			// Before c is a member (and under m.mu, which the fan-out's
+			// hold takes): no live message of r can reach c ahead of its
+			// catch-up.
+			h.syncOn(m, &r.stream)
+		}
 		r.index[c] = int32(len(r.members))
 		r.members = append(r.members, c)
 		if presence {
 			r.presence[c] = true
 		}
 		n := len(r.members)
-		if m.user != nil && len(r.presence) > 0 {
+		h.membersChanged(r.stream.target, n-1, n)
+		if m.user != nil && h.tracksPresence(r) {
 			r.pending[m.user.name]++
 			h.markPresence(r)
 		}
@@ -96,6 +113,12 @@ func (h *Hub) Leave(c ConnID, name string) error {
 			r = x
 			m.rooms = append(m.rooms[:i], m.rooms[i+1:]...)
 			break
+		}
+	}
+	if r != nil && m.sync != nil {
+		delete(m.sync, &r.stream)
+		if len(m.sync) == 0 {
+			m.syncOn.Store(false)
 		}
 	}
 	if r != nil && m.gaps != nil {
@@ -128,7 +151,8 @@ func (h *Hub) removeFromRoom(r *room, c ConnID, u *user) {
 		r.members = r.members[:last]
 		delete(r.index, c)
 		delete(r.presence, c)
-		if u != nil && len(r.presence) > 0 {
+		h.membersChanged(r.stream.target, len(r.members)+1, len(r.members))
+		if u != nil && h.tracksPresence(r) {
 			r.pending[u.name]--
 			h.markPresence(r)
 		}

@@ -11,8 +11,9 @@ import (
 type delivery struct {
 	frame    []byte
 	at       int64         // when it was published (monotonic ns since the hub started)
-	seq      uint64        // 0 for presence events (no sequence number)
+	seq      uint64        // 0 for presence events and local messages (no sequence number)
 	presence bool          // only for the room's presence subscribers
+	local    bool          // PublishLocal: delivered on this node only
 	done     chan struct{} // PublishWait: closed after the fan-out
 	targets  *int          // PublishWait: set to the target count before done
 }
@@ -73,23 +74,7 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 	if !json.Valid(data) {
 		return 0, 0, ErrBadData
 	}
-	var s *stream
-	switch t.Kind {
-	case KindAll:
-		s = &h.all
-	case KindRoom:
-		h.mu.RLock()
-		if r := h.rooms[t.Name]; r != nil {
-			s = &r.stream
-		}
-		h.mu.RUnlock()
-	case KindUser:
-		h.mu.RLock()
-		if u := h.users[t.Name]; u != nil {
-			s = &u.stream
-		}
-		h.mu.RUnlock()
-	}
+	s := h.streamOf(t)
 	if s == nil {
 		return 0, 0, nil
 	}
@@ -117,6 +102,27 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 		<-d.done
 	}
 	return d.seq, targets, nil
+}
+
+// streamOf returns t's stream, or nil when t has no local members.
+func (h *Hub) streamOf(t Target) *stream {
+	switch t.Kind {
+	case KindAll:
+		return &h.all
+	case KindRoom:
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		if r := h.rooms[t.Name]; r != nil {
+			return &r.stream
+		}
+	case KindUser:
+		h.mu.RLock()
+		defer h.mu.RUnlock()
+		if u := h.users[t.Name]; u != nil {
+			return &u.stream
+		}
+	}
+	return nil
 }
 
 // enqueue appends d (s.mu held) and reports whether a drain must start.
@@ -163,7 +169,7 @@ func (h *Hub) drain(s *stream) {
 		h.st.backlog.Add(-1)
 		start := h.nanotime()
 		n := h.fanout(s, d)
-		if f := h.cfg.OnBroadcast; f != nil && d.seq != 0 {
+		if f := h.cfg.OnBroadcast; f != nil && (d.seq != 0 || d.local) {
 			end := h.nanotime()
 			f(time.Duration(end-d.at), time.Duration(end-start), n)
 		}

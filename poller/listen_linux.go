@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -128,6 +129,48 @@ func Accept(lfd int) (int, error) {
 			return -1, os.NewSyscallError("accept4", e)
 		}
 	}
+}
+
+// AcceptFrom is Accept that also returns the peer's address, read into a
+// caller-owned raw sockaddr so that nothing is allocated.
+func AcceptFrom(lfd int, raw *unix.RawSockaddrAny) (int, PeerAddr, error) {
+	for {
+		alen := uint32(unix.SizeofSockaddrAny)
+		nfd, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(raw)), uintptr(unsafe.Pointer(&alen)),
+			unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch e {
+		case 0:
+			return int(nfd), peerOf(raw), nil
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EAGAIN:
+			return -1, PeerAddr{}, unix.EAGAIN
+		default:
+			return -1, PeerAddr{}, os.NewSyscallError("accept4", e)
+		}
+	}
+}
+
+var v4InV6 = [12]byte{10: 0xff, 11: 0xff}
+
+func peerOf(raw *unix.RawSockaddrAny) PeerAddr {
+	var a PeerAddr
+	switch raw.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(raw))
+		copy(a.IP[:4], sa.Addr[:])
+		a.N = 4
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(raw))
+		if [12]byte(sa.Addr[:12]) == v4InV6 {
+			copy(a.IP[:4], sa.Addr[12:])
+			a.N = 4
+		} else {
+			a.IP = sa.Addr
+			a.N = 16
+		}
+	}
+	return a
 }
 
 // LocalPort returns the port a listening fd is bound to (useful with ":0").

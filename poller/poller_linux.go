@@ -145,24 +145,41 @@ func (p *Poller) Wake() error {
 }
 
 // Wait blocks for up to timeoutMs milliseconds (-1: forever) and calls cb
-// once for every ready fd, in the kernel's order. A wake-up is delivered as
-// cb(WakeFD, EventRead). EINTR is retried as a zero-event return. If cb
-// returns an error, Wait stops and returns it; the remaining events of this
-// batch are dropped, and (being level-triggered) reported again next time.
+// once for every ready fd, in the kernel's order: Poll, then Dispatch. A
+// wake-up is delivered as cb(WakeFD, EventRead). EINTR is retried as a
+// zero-event return. If cb returns an error, Wait stops and returns it;
+// the remaining events of this batch are dropped, and (being
+// level-triggered) reported again next time.
 func (p *Poller) Wait(timeoutMs int, cb func(fd int, ev Events) error) error {
+	n, err := p.Poll(timeoutMs)
+	if err != nil {
+		return err
+	}
+	return p.Dispatch(n, cb)
+}
+
+// Poll blocks for up to timeoutMs milliseconds (-1: forever) until fds are
+// ready and returns how many, for Dispatch. Splitting the two lets a loop
+// time its work (Dispatch) apart from its waiting (Poll).
+func (p *Poller) Poll(timeoutMs int) (int, error) {
 	if p.closed.Load() {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	n, err := unix.EpollWait(p.epfd, p.events, timeoutMs)
 	if err != nil {
 		if err == unix.EINTR {
-			return nil
+			return 0, nil
 		}
 		if p.closed.Load() {
-			return ErrClosed
+			return 0, ErrClosed
 		}
-		return os.NewSyscallError("epoll_wait", err)
+		return 0, os.NewSyscallError("epoll_wait", err)
 	}
+	return n, nil
+}
+
+// Dispatch calls cb for the n events the last Poll returned (see Wait).
+func (p *Poller) Dispatch(n int, cb func(fd int, ev Events) error) error {
 	for i := 0; i < n; i++ {
 		e := &p.events[i]
 		fd := int(e.Fd)

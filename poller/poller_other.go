@@ -34,6 +34,12 @@ func (p *Poller) Wake() error { return ErrUnsupported }
 // Wait returns ErrUnsupported.
 func (p *Poller) Wait(timeoutMs int, cb func(fd int, ev Events) error) error { return ErrUnsupported }
 
+// Poll returns ErrUnsupported.
+func (p *Poller) Poll(timeoutMs int) (int, error) { return 0, ErrUnsupported }
+
+// Dispatch returns ErrUnsupported.
+func (p *Poller) Dispatch(n int, cb func(fd int, ev Events) error) error { return ErrUnsupported }
+
 // Close returns nil.
 func (p *Poller) Close() error { return nil }
 

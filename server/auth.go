@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"path"
+	"time"
 )
 
 // Identity is who a connection is, as established at the handshake.
@@ -12,6 +13,14 @@ type Identity struct {
 	// Rooms are glob patterns (path.Match syntax) naming the rooms the
 	// connection may join and publish to; nil means any room.
 	Rooms []string
+	// DM are glob patterns naming the users the connection may send
+	// direct messages to; nil means anyone. NoDM (the token's "dm":
+	// false) forbids direct messages altogether.
+	DM   []string
+	NoDM bool
+	// Expires is when the token stops being valid (its "exp"); zero for
+	// an anonymous connection.
+	Expires time.Time
 }
 
 // MayUseRoom reports whether the identity's rooms claim allows room.
@@ -21,6 +30,23 @@ func (id *Identity) MayUseRoom(room string) bool {
 	}
 	for _, p := range id.Rooms {
 		if ok, err := path.Match(p, room); ok && err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// MayMessage reports whether the identity's dm claim allows a direct
+// message to user.
+func (id *Identity) MayMessage(user string) bool {
+	if id.NoDM {
+		return false
+	}
+	if id.DM == nil {
+		return true
+	}
+	for _, p := range id.DM {
+		if ok, err := path.Match(p, user); ok && err == nil {
 			return true
 		}
 	}
@@ -62,11 +88,13 @@ const (
 	AuthExpired      = "expired"
 	AuthNoExpiry     = "no_exp"
 	AuthNoSubject    = "no_sub"
-	AuthBadClaims    = "bad_claims" // a rooms claim that is not a list of valid patterns, nbf in the future
+	AuthBadClaims    = "bad_claims" // a rooms or dm claim that is not a list of valid patterns, nbf in the future
+	AuthAudience     = "audience"   // "aud" without the configured audience
+	AuthIssuer       = "issuer"     // "iss" other than the configured issuer
 	AuthOrigin       = "origin"     // Origin not on the allow-list (403)
 )
 
-var authReasons = []string{AuthMissing, AuthMalformed, AuthBadAlgorithm, AuthBadSignature, AuthExpired, AuthNoExpiry, AuthNoSubject, AuthBadClaims, AuthOrigin}
+var authReasons = []string{AuthMissing, AuthMalformed, AuthBadAlgorithm, AuthBadSignature, AuthExpired, AuthNoExpiry, AuthNoSubject, AuthBadClaims, AuthAudience, AuthIssuer, AuthOrigin}
 
 // AuthReasons returns every value of c1m_auth_failures_total{reason}, in
 // a new slice.

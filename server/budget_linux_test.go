@@ -31,9 +31,7 @@ func TestSlotBudget(t *testing.T) {
 // already exists in the fd table. It measures the whole process, server
 // loops included, while a raw client connects, upgrades, and closes.
 func TestUpgradeAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under -race; make test runs this without it")
-	}
+	c1mtest.SkipAllocsUnderRace(t)
 	s := startServer(t, Config{Loops: 1})
 	c := dialRaw(t, s) // warm the pools and the loop
 	c.upgrade()
@@ -61,9 +59,7 @@ func TestUpgradeAllocs(t *testing.T) {
 // TestReadPathAllocs: a message read, parsed, handed to the handler and
 // echoed allocates nothing, whether the frame arrives whole or split.
 func TestReadPathAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under -race; make test runs this without it")
-	}
+	c1mtest.SkipAllocsUnderRace(t)
 	s := startServer(t, Config{Loops: 1})
 	c := dialUpgraded(t, s)
 	frame := wsproto.AppendMaskedFrame(nil, true, wsproto.OpBinary, make([]byte, 200), testKey)

@@ -74,6 +74,13 @@ type Config struct {
 	// plus MaxPending; setting this caps the kernel part too.
 	SendBuffer int
 
+	// AcceptRatePerIP limits new connections per source address (an IPv6
+	// client per /64) to this many per second, with a burst of twice that
+	// (at least 8); past it the handshake is answered 429. 0 turns it off,
+	// the default: behind an L4 load balancer every source is the
+	// balancer, unless it speaks the PROXY protocol.
+	AcceptRatePerIP float64
+
 	// Handler receives connection events; nil means Echo.
 	Handler Handler
 
@@ -111,6 +118,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Loops < 0 || c.Loops > 255 {
 		return c, fmt.Errorf("cannot use %d loops: want 1..255", c.Loops)
+	}
+	if c.AcceptRatePerIP < 0 {
+		return c, fmt.Errorf("cannot use accept-rate-per-ip %v: it must not be negative", c.AcceptRatePerIP)
 	}
 	if c.SendBuffer < 0 {
 		return c, fmt.Errorf("cannot use sndbuf %d: it must not be negative", c.SendBuffer)

@@ -155,6 +155,10 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		}
 		return
 	}
+	if sl.lflags&lflagRateIP != 0 {
+		l.reject(fd, sl, 429, "too many connections from your address; retry later", hsRateLimited)
+		return
+	}
 	if sl.lflags&lflagReject != 0 {
 		if s.draining.Load() {
 			l.reject(fd, sl, 503, "server is draining; reconnect to another node", hsDraining)
@@ -179,10 +183,14 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		l.reject(fd, sl, 401, "unauthorized: a valid token is required", hsUnauthorized)
 		return
 	}
+	// Counted before the 101 goes out: a client holding its 101 is in
+	// c1m_connections, never ahead of it.
+	s.open.Add(1)
 	if n, werr := writeFull(int(fd), resp); n != len(resp) {
 		// A fresh socket's send buffer always takes ~200 bytes; anything
 		// else means the peer is gone.
 		_ = werr
+		s.open.Add(-1)
 		s.m.hsFailures[hsClosed].Inc()
 		l.finalClose(fd, sl)
 		return
@@ -191,7 +199,6 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 	sl.mu.Lock()
 	sl.state = stOpen
 	sl.mu.Unlock()
-	s.open.Add(1)
 	s.m.opened.Inc()
 	l.startHeartbeat(fd)
 	s.cfg.Handler.OnOpen(Conn{s: s, fd: fd, gen: sl.gen}, &l.ident)

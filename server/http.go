@@ -37,15 +37,12 @@ func (s *Server) startHTTP() error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		st := s.Stats()
-		switch {
-		case st.Draining:
-			http.Error(w, "draining: this node is shutting down", http.StatusServiceUnavailable)
-		case st.Sockets >= int64(st.MaxConns):
-			http.Error(w, "at capacity", http.StatusServiceUnavailable)
-		default:
-			_, _ = io.WriteString(w, "ok\n")
+		ready, why := s.Ready()
+		if !ready {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
 		}
+		_, _ = io.WriteString(w, why+"\n")
 	})
 	h := &httpServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	s.http = h

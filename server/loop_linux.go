@@ -45,7 +45,10 @@ type loop struct {
 	wbuf []byte // scratch for handshake responses and control frames
 	rbuf []byte // scratch for handler replies (Conn.Scratch)
 	iov  [64]unix.Iovec
-	segs [][]byte // scratch for flush: the queue's pending slices
+	// rawAddr receives accept4's peer address when AcceptRatePerIP needs
+	// it (a loop field, so that taking it allocates nothing).
+	rawAddr unix.RawSockaddrAny
+	segs    [][]byte // scratch for flush: the queue's pending slices
 	// pong is the payload of the most recent ping of the read being fed;
 	// it is answered once the whole read is parsed (RFC 6455 §5.5.3 lets
 	// an endpoint answer only the most recent of several pings).
@@ -96,8 +99,14 @@ func (l *loop) run() {
 			return
 		}
 		timeout := l.msToNextTick()
-		err := l.p.Wait(timeout, l.cb)
+		n, err := l.p.Poll(timeout)
+		// Busy time runs from the wake-up, so that it covers the event
+		// callbacks (reads, parsing, handlers, flushes) as well as the
+		// timers: the loop's whole work, none of its waiting.
 		t0 := time.Now()
+		if err == nil {
+			err = l.p.Dispatch(n, l.cb)
+		}
 		if err != nil {
 			if errors.Is(err, poller.ErrClosed) {
 				return
@@ -174,7 +183,14 @@ func (l *loop) acceptMany(lfd int) {
 		return
 	}
 	for i := 0; i < maxAcceptsPerWake; i++ {
-		fd, err := poller.Accept(lfd)
+		var fd int
+		var peer poller.PeerAddr
+		var err error
+		if s.ipRate != nil {
+			fd, peer, err = poller.AcceptFrom(lfd, &l.rawAddr)
+		} else {
+			fd, err = poller.Accept(lfd)
+		}
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) {
 				return
@@ -211,6 +227,8 @@ func (l *loop) acceptMany(lfd int) {
 		sl.seen = l.now
 		if s.live.Add(1) > int64(s.maxConns) || s.draining.Load() {
 			sl.lflags |= lflagReject
+		} else if s.ipRate != nil && !s.ipRate.allow(peer, int64(time.Since(l.start))) {
+			sl.lflags |= lflagRateIP
 		}
 		l.owned++
 		if err := l.p.Add(fd, poller.EventRead); err != nil {

@@ -31,6 +31,7 @@ type Server struct {
 	lfds    []int
 	port    int
 	readers sync.Pool // *wsproto.Reader for connections mid-frame
+	ipRate  *ipRate   // nil unless Config.AcceptRatePerIP
 	hsPool  hsPool
 
 	open   atomic.Int64 // upgraded connections (c1m_connections)
@@ -53,6 +54,8 @@ type Server struct {
 	lastAcceptErr  atomic.Int64
 	lastHandlerErr atomic.Int64
 
+	health  healthChecks
+	rssBase int64 // resident bytes when Start finished, for c1m_memory_per_connection_bytes
 	http    *httpServer
 	running bool // loops started; set by Start before it returns
 }

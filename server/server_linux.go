@@ -39,10 +39,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.readers.New = func() any { return new(wsproto.Reader) }
+	if r := cfg.AcceptRatePerIP; r > 0 {
+		s.ipRate = newIPRate(r, max(int(2*r), 8))
+	}
 	s.m = newServerMetrics(cfg.Loops,
 		func() float64 { return float64(s.open.Load()) },
 		func() float64 { return float64(s.live.Load()) },
 		func() float64 { return float64(s.queued.Load()) })
+	s.registerStateMetrics(limit)
 	return s, nil
 }
 
@@ -128,6 +132,7 @@ func (s *Server) Start() error {
 		go l.run()
 	}
 	s.running = true
+	s.rssBase, _ = residentBytes()
 	return nil
 }
 

@@ -36,7 +36,7 @@ func readTree(t *testing.T, root, key string) string {
 func TestApplyAndRevert(t *testing.T) {
 	files := with(defaults(),
 		"net.core.somaxconn", "131072", // higher than the profile: must stay
-		"net.ipv4.tcp_keepalive_probes", "3", // lower than the profile, and lower is better: must stay
+		"net.ipv4.tcp_fin_timeout", "10", // lower than the profile, and lower is better: must stay
 		"net.netfilter.nf_conntrack_max", "", // conntrack not loaded
 	)
 	root := fakeTree(t, files)
@@ -68,13 +68,12 @@ func TestApplyAndRevert(t *testing.T) {
 	f("fs.file-max", Refused, "4194304", "not permitted")
 	f("net.netfilter.nf_conntrack_max", Refused, "", "absent on this kernel")
 	f("net.core.somaxconn", Unchanged, "131072", "already")
-	f("net.ipv4.tcp_keepalive_probes", Unchanged, "3", "already")
 	f("net.ipv4.tcp_max_syn_backlog", Applied, "65535", "")
 	f("net.ipv4.tcp_rmem", Applied, "4096 16384 33554432", "") // default lowered, higher max kept
 	f("net.ipv4.tcp_wmem", Unchanged, "4096 16384 4194304", "already")
 	f("net.ipv4.tcp_mem", Applied, "786432 1048576 1572864", "")
 	f("net.ipv4.tcp_tw_reuse", Applied, "1", "")
-	f("net.ipv4.tcp_fin_timeout", Applied, "15", "")
+	f("net.ipv4.tcp_fin_timeout", Unchanged, "10", "already")
 	f("RLIMIT_NOFILE (hard)", Refused, "1048576", "CAP_SYS_RESOURCE")
 	conf := filepath.Join(dir, SysctlProfileName(RoleServer))
 	f(conf, Applied, "", "wrote")
@@ -101,7 +100,7 @@ func TestApplyAndRevert(t *testing.T) {
 	for key, want := range map[string]string{
 		"net.core.somaxconn":             "131072",
 		"net.ipv4.tcp_rmem":              "4096 16384 33554432",
-		"net.ipv4.tcp_keepalive_probes":  "3",
+		"net.ipv4.tcp_fin_timeout":       "10",
 		"fs.nr_open":                     "2097152",
 		"net.netfilter.nf_conntrack_max": "1310720",
 	} {

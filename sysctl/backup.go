@@ -106,7 +106,9 @@ func (b *backup) dropFile(path string) {
 // env.Root): each key's original value, lower or not, and each file's
 // original content (or its absence). What cannot be restored stays in the
 // backup for the next try; the backup goes once everything is restored.
-// It returns ErrNoBackup when there is nothing to revert.
+// It returns ErrNoBackup when there is nothing to revert. A key need not be
+// in today's profile: a backup an older c1m wrote may hold keys the profile
+// has since dropped (net.ipv4.tcp_keepalive_*), and those are restored too.
 func Revert(env Env, dir string) ([]Result, error) {
 	if dir == "" {
 		dir = env.path(DefaultDir)

@@ -35,7 +35,7 @@ type Figures struct {
 	SlowConsumers       float64  `json:"slow_consumers"`        // sum(c1m_slow_consumers_total), since start
 	SlowConsumersPerSec float64  `json:"slow_consumers_per_s"`  // its rate
 	RSSBytes            float64  `json:"rss_bytes"`             // process_resident_memory_bytes
-	MemoryPerConn       *float64 `json:"memory_per_conn_bytes"` // RSS / c1m_connections; null without connections
+	MemoryPerConn       *float64 `json:"memory_per_conn_bytes"` // c1m_memory_per_connection_bytes (RSS / connections where the server has none); null without connections
 	CPUCores            float64  `json:"cpu_cores"`             // rate(process_cpu_seconds_total)
 
 	// LoopBusy is the mean share of time the event loops spent working
@@ -89,7 +89,11 @@ func computeFigures(cur, prev, old *snapshot) Figures {
 		Loops:       len(e["c1m_loop_busy_seconds_total"]),
 	}
 	f.SlowConsumers = e.sum("c1m_slow_consumers_total")
-	if f.Connections > 0 && f.RSSBytes > 0 {
+	switch m, ok := e["c1m_memory_per_connection_bytes"]; {
+	case f.Connections == 0:
+	case ok && len(m) > 0:
+		f.MemoryPerConn = ptr(e.sum("c1m_memory_per_connection_bytes"))
+	case f.RSSBytes > 0:
 		f.MemoryPerConn = ptr(f.RSSBytes / f.Connections)
 	}
 	if prev != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"c1m/internal/c1mtest"
 )
 
 // dialRaw opens a WebSocket connection that never reads after the 101:
@@ -42,6 +44,7 @@ func dialRaw(t *testing.T, s *Server) net.Conn {
 // TestBroadcastAllocsDoNotGrowWithTargets: a publish allocates its frame
 // and nothing per target, so 300 targets cost as many allocations as 1.
 func TestBroadcastAllocsDoNotGrowWithTargets(t *testing.T) {
+	c1mtest.SkipAllocsUnderRace(t)
 	allocs := func(n int) float64 {
 		s := startServer(t, Config{Loops: 1, Writers: 2})
 		for i := 0; i < n; i++ {

@@ -19,13 +19,14 @@ import (
 	"c1m/internal/c1mtest"
 )
 
-// Fixed ports (this test's range, 33100-33102): the server is stopped and
-// started again on the same ports, which the browser tabs must find again
-// on their own.
+// Fixed ports: the server is stopped and started again on the same ports,
+// which the browser tabs must find again on their own. They are below the
+// kernel's ephemeral range (32768-60999 by default), where another test's
+// client socket could hold one, as the benchmark tests' base ports are.
 const (
-	browserWSAddr      = "127.0.0.1:33100"
-	browserMetricsAddr = "127.0.0.1:33101"
-	browserAPIAddr     = "127.0.0.1:33102"
+	browserWSAddr      = "127.0.0.1:27100"
+	browserMetricsAddr = "127.0.0.1:27101"
+	browserAPIAddr     = "127.0.0.1:27102"
 )
 
 // TestBrowserStatusPage drives headless Chromium through the status page:

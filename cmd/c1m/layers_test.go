@@ -19,8 +19,9 @@ var layers = map[string][]string{
 	"c1m/internal/netaddr": {},
 	"c1m/app/web":          {},
 	"c1m/broadcast":        {"c1m/wsproto"},
+	"c1m/cluster":          {"c1m/broadcast"},
 	"c1m/server":           {"c1m/poller", "c1m/wsproto"},
-	"c1m/app":              {"c1m/server", "c1m/broadcast", "c1m/wsproto", "c1m/internal/netaddr", "c1m/app/web"},
+	"c1m/app":              {"c1m/server", "c1m/broadcast", "c1m/cluster", "c1m/wsproto", "c1m/internal/netaddr", "c1m/app/web"},
 	"c1m/bench":            {"c1m/poller", "c1m/wsproto", "c1m/sysctl"},
 	"c1m/bench/baseline":   {"c1m/broadcast", "c1m/sysctl", "c1m/internal/netaddr", "c1m/bench/internal/pubapi"},
 	"c1m/bench/raw": {"c1m/poller", "c1m/wsproto", "c1m/sysctl", "c1m/broadcast", "c1m/internal/netaddr",
@@ -29,7 +30,7 @@ var layers = map[string][]string{
 	"c1m/internal/c1mtest":      {"c1m/bench", "c1m/wsproto"},
 	"c1m/server/conformance":    {},
 	"c1m/deploy":                {}, // tests of the deployment files only
-	"c1m/cmd/c1m": {"c1m/app", "c1m/server", "c1m/broadcast", "c1m/wsproto", "c1m/sysctl",
+	"c1m/cmd/c1m": {"c1m/app", "c1m/server", "c1m/broadcast", "c1m/cluster", "c1m/wsproto", "c1m/sysctl",
 		"c1m/bench", "c1m/bench/baseline", "c1m/bench/raw"},
 }
 

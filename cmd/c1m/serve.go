@@ -13,6 +13,7 @@ import (
 
 	"c1m/app"
 	"c1m/broadcast"
+	"c1m/cluster"
 	"c1m/server"
 	"c1m/sysctl"
 	"c1m/wsproto"
@@ -36,11 +37,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxMessage, "max-message", wsproto.DefaultMaxMessage, "maximum message size in bytes; larger → close 1009")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", wsproto.DefaultMaxHeaderBytes, "maximum upgrade request head; larger → HTTP 431")
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
+	fs.Float64Var(&cfg.AcceptRatePerIP, "accept-rate-per-ip", 0, "new connections per second from one source address (an IPv6 /64), with a burst of twice that; past it HTTP 429 (0: off; behind an L4 balancer every source is the balancer)")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "SO_SNDBUF for client sockets, capping the kernel memory a client that stops reading can pin (0: kernel autotuning)")
 	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
 	auth := fs.String("auth", "jwt", "jwt (a token at the handshake) or none (anyone may connect: development only)")
 	jwtSecret := fs.String("jwt-secret", "", "HS256 secret (at least 32 bytes); prefer C1M_JWT_SECRET over the command line")
 	jwtKey := fs.String("jwt-public-key", "", "PEM public key file for RS256 (RSA) or ES256 (P-256) tokens")
+	var jwtOpts server.JWTOptions
+	fs.StringVar(&jwtOpts.Audience, "jwt-audience", "", "when set, tokens must name it in \"aud\"")
+	fs.StringVar(&jwtOpts.Issuer, "jwt-issuer", "", "when set, tokens must have it as \"iss\"")
 	fs.BoolVar(&cfg.AllowQueryToken, "allow-query-token", false, "also accept the token as the access_token query parameter")
 	origins := fs.String("allowed-origins", "", "comma-separated Origin values browsers may connect from (empty: any)")
 	var acfg app.Config
@@ -56,6 +61,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&acfg.RateRefill, "rate-refill", app.DefaultRateRefill, "client messages refilled per second")
 	fs.IntVar(&acfg.AbuseLimit, "abuse-limit", app.DefaultAbuseLimit, "rate-limit refusals in a row that close a connection with 1008")
 	fs.IntVar(&acfg.MaxData, "max-data", app.DefaultMaxData, "largest data field of a client message")
+	fs.BoolVar(&acfg.ExpireClose, "jwt-expire-close", false, "close a connection (4001 \"token expired\") when its token's exp passes (app handler)")
+	var cf cluster.Flags
+	fs.StringVar(&cf.Cluster, "cluster", "", "join other nodes: nats://host:4222[,...] (an existing NATS; tls:// for TLS), or embedded[:[host:]port] (NATS inside this process, routes on port); empty: a single node")
+	fs.StringVar(&cf.Routes, "cluster-routes", "", "with --cluster embedded:port: the peer nodes' route addresses, host:port,... (the same list on every node)")
+	fs.StringVar(&cf.Node, "cluster-node", "", "this node's name in the cluster (default: the host name)")
+	fs.IntVar(&cf.Replicas, "cluster-replicas", 0, "replicas of the message stream (0: 3 with three embedded nodes or more, else 1)")
+	fs.StringVar(&cf.DataDir, "data-dir", "", "the embedded NATS's JetStream directory (file storage of the history)")
+	fs.StringVar(&cf.Storage, "history-storage", "", "memory or file (default: file with --data-dir, memory otherwise)")
+	fs.IntVar(&cf.History, "history", 0, "messages kept per room, user and everyone for clients joining with since (needs --cluster; embedded alone works on one node)")
+	fs.DurationVar(&cf.HistoryTTL, "history-ttl", 0, "how long the history keeps a message (0: 24h)")
+	fs.IntVar(&acfg.ConnsPerUser, "conns-per-user", app.DefaultConnsPerUser, "open connections one user id may hold; a newer one closes the oldest (1008)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	configPath := fs.String("config", "", "config file of name = value lines (flags > C1M_* env > file)")
@@ -81,8 +97,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2
 		}
+		if acfg.Cluster, err = cluster.Parse(cf, os.Getenv); err != nil {
+			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
+			return 2
+		}
+	} else if cf.Cluster != "" {
+		fmt.Fprintf(stderr, "c1m serve: --cluster needs --handler=app.\n")
+		return 2
 	}
-	if code, ok := serveAuth(&cfg, *auth, *jwtSecret, *jwtKey, stderr); !ok {
+	if code, ok := serveAuth(&cfg, *auth, *jwtSecret, *jwtKey, jwtOpts, stderr); !ok {
 		return code
 	}
 	if *origins != "" {
@@ -126,7 +149,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if cfg.Auth == nil {
 		log.Warn("authentication is OFF (--auth=none): anyone who reaches the listener may connect and claim any user id")
 	} else {
-		log.Info("authentication", "jwt_algorithm", cfg.Auth.(*server.JWTAuth).Algorithm(), "query_token", cfg.AllowQueryToken, "allowed_origins", len(cfg.AllowedOrigins))
+		ja := cfg.Auth.(*server.JWTAuth)
+		log.Info("authentication", "jwt_algorithm", ja.Algorithm(), "audience", jwtOpts.Audience, "issuer", jwtOpts.Issuer,
+			"expire_close", acfg.ExpireClose, "query_token", cfg.AllowQueryToken, "allowed_origins", len(cfg.AllowedOrigins))
+		if *jwtKey != "" && !ja.ChecksAudienceOrIssuer() {
+			log.Warn("the JWT public key is checked without --jwt-audience or --jwt-issuer: any token signed by the same identity provider, for any application, is accepted; set one of them")
+		}
 	}
 	capacity, maxConns := s.Capacity()
 	log.Info("open-files limit", "nofile", limit, "capacity_connections", capacity)
@@ -175,12 +203,12 @@ func (e engineOnly) Engine() *server.Server             { return e.s }
 
 // serveAuth sets cfg.Auth from the auth flags, or prints one sentence and
 // returns the exit status.
-func serveAuth(cfg *server.Config, auth, secret, keyFile string, stderr io.Writer) (int, bool) {
+func serveAuth(cfg *server.Config, auth, secret, keyFile string, opts server.JWTOptions, stderr io.Writer) (int, bool) {
 	var err error
 	switch {
 	case auth == "none":
-		if secret != "" || keyFile != "" {
-			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret or --jwt-public-key.")
+		if secret != "" || keyFile != "" || opts.Audience != "" || opts.Issuer != "" {
+			fmt.Fprintln(stderr, "c1m serve: --auth=none cannot be combined with --jwt-secret, --jwt-public-key, --jwt-audience or --jwt-issuer.")
 			return 2, false
 		}
 	case auth != "jwt":
@@ -190,12 +218,12 @@ func serveAuth(cfg *server.Config, auth, secret, keyFile string, stderr io.Write
 		fmt.Fprintln(stderr, "c1m serve: give --jwt-secret or --jwt-public-key, not both.")
 		return 2, false
 	case secret != "":
-		if cfg.Auth, err = server.NewHS256([]byte(secret)); err != nil {
+		if cfg.Auth, err = server.NewHS256([]byte(secret), opts); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2, false
 		}
 	case keyFile != "":
-		if cfg.Auth, err = server.NewPublicKeyAuth(keyFile); err != nil {
+		if cfg.Auth, err = server.NewPublicKeyAuth(keyFile, opts); err != nil {
 			fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 			return 2, false
 		}

@@ -24,8 +24,17 @@ var (
 // c1m/cmd/c1m) and returns its path; it fails tb if the build fails. It is
 // safe for concurrent use. The binary belongs to the package: callers must
 // not remove it, and the test binary's TestMain must call Cleanup.
+//
+// C1M_TEST_BINARY, when set, names a binary to use instead: a benchmark
+// can then run against an earlier build for a before-and-after figure
+// (the tests themselves always use the tree's own).
 func Binary(tb testing.TB) string {
 	tb.Helper()
+	if p := os.Getenv("C1M_TEST_BINARY"); p != "" {
+		if _, ok := tb.(*testing.B); ok {
+			return p
+		}
+	}
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "c1mtest-")
 		if binErr != nil {

@@ -1,8 +1,8 @@
 //go:build race
 
-package server
+package c1mtest
 
-// raceEnabled: the race detector changes what allocates (and drops
+// RaceEnabled: the race detector changes what allocates (and drops
 // sync.Pool items on purpose), so allocation counts are not meaningful
 // under -race; `make test` runs them without it.
-const raceEnabled = true
+const RaceEnabled = true

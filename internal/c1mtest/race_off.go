@@ -1,0 +1,6 @@
+//go:build !race
+
+package c1mtest
+
+// RaceEnabled is false: see race_on.go.
+const RaceEnabled = false
