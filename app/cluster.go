@@ -101,6 +101,9 @@ func (a *App) startCluster() error {
 	}
 	a.clu.cl = cl
 	cl.OnPresenceEvent(a.hub.MergePresence)
+	a.peers = peerTable{last: map[string]peerStatus{}, stop: make(chan struct{}), done: make(chan struct{})}
+	cl.OnNodeStatus(a.onNodeStatus)
+	go a.sendStatus()
 	set := a.eng.Metrics()
 	set.NewGauge("c1m_cluster_connected", func() float64 {
 		if cl.Status().State == cluster.StateReady {
@@ -113,6 +116,8 @@ func (a *App) startCluster() error {
 	set.NewGauge("c1m_cluster_publish_failures_total", stat(func(s cluster.Stats) float64 { return float64(s.Failed + s.Refused) }))
 	set.NewGauge("c1m_cluster_delivered_total", stat(func(s cluster.Stats) float64 { return float64(s.Delivered) }))
 	set.NewGauge("c1m_cluster_holes_total", stat(func(s cluster.Stats) float64 { return float64(s.Holes) }))
+	set.NewGauge("c1m_cluster_reordered_total", stat(func(s cluster.Stats) float64 { return float64(s.Reordered) }))
+	set.NewGauge("c1m_cluster_late_total", stat(func(s cluster.Stats) float64 { return float64(s.Late) }))
 	set.NewGauge("c1m_cluster_reconnects_total", stat(func(s cluster.Stats) float64 { return float64(s.Reconnects) }))
 	set.NewGauge("c1m_cluster_subscriptions", stat(func(s cluster.Stats) float64 { return float64(s.Subscriptions) }))
 	set.NewGauge("c1m_cluster_nodes", stat(func(s cluster.Stats) float64 { return float64(s.RemoteNodes + 1) }))

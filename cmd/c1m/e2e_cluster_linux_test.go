@@ -421,4 +421,13 @@ func TestClusterPresence(t *testing.T) {
 		}
 		return false
 	}, "alice to see bob leave on B")
+	// The status page of any node shows every node, each once.
+	var names any
+	c1mtest.Eventually(t, 20*time.Second, func() bool {
+		names = getJSON(t, a.api, "/v1/info")["nodes"]
+		l, _ := names.([]any)
+		return len(l) == 3 && slices.Equal(l, []any{"node-0", "node-1", "node-2"})
+	}, func() string {
+		return fmt.Sprintf("A's status page shows nodes %v, want node-0, node-1, node-2", names)
+	})
 }
