@@ -103,7 +103,9 @@ func startServers(ctx context.Context, cfg *Config, pubKey string, nofile int) (
 				// autotuning a client that stops reading absorbs
 				// megabytes in the kernel before the server notices.
 				"--sndbuf", "16384",
-				"--drain-rate", "1000000", "--drain-timeout", "10s"}
+				"--drain-rate", "1000000", "--drain-timeout", "10s",
+				// POST /debug/gc, for the memory per connection (memory.go).
+				"--debug-gc"}
 			if cfg.PingInterval > 0 {
 				args = append(args, "--ping-interval", cfg.PingInterval.String())
 			}

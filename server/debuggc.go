@@ -10,26 +10,26 @@ import (
 	"time"
 )
 
-// POST /debug/gc on the metrics listener runs a full garbage collection,
-// hands the freed memory back to the operating system, and answers with
-// what the process holds afterwards (gcReport, JSON).
+// POST /debug/gc on the metrics listener, served only with Config.DebugGC
+// (c1m serve --debug-gc), runs a full garbage collection, hands the freed
+// memory back to the operating system, and answers with what the process
+// holds afterwards (gcReport, JSON).
 //
 // Why: between collections a Go process's RSS mixes live memory with
 // garbage and with the heap's growth allowance (GOGC), so two readings of
 // the same server differ by megabytes. After this call RSS is what the
-// server really holds, which is what capacity planning and the benchmark's
-// memory per connection need (bench/memory.go); it also lets an operator
-// hand memory back at once after a mass disconnect instead of waiting for
-// the runtime's background scavenger.
+// server really holds, which is what the benchmark's memory per
+// connection needs (bench/memory.go; c1m bench passes --debug-gc).
 //
-// Cost and limits: the collection scans every live object, the fd-indexed
-// tables included (a few hundred bytes per possible connection), on every
-// core for milliseconds to tens of milliseconds. So it is POST only (405
-// otherwise, so that a crawler or a browser never triggers it), one at a
-// time per process and at most one per gcMinInterval (429 with
-// Retry-After). The metrics listener is an operator's (loopback by
-// default); the endpoint adds nothing an operator cannot already do with
-// a debugger.
+// Why off by default: the metrics listener has no key, and operators
+// bind it off loopback for Prometheus. A collection scans every live
+// object, the fd-indexed tables included (a few hundred bytes per
+// possible connection), on every core for milliseconds to tens of
+// milliseconds, and the memory it hands back is faulted in again as the
+// heap regrows. Whoever can reach the listener must not be able to buy
+// that. When it is on: POST only (405 otherwise, so that a crawler or a
+// browser never triggers it), one at a time per process and at most one
+// per gcMinInterval (429 with Retry-After).
 
 // gcMinInterval is the least time between two collections by /debug/gc.
 const gcMinInterval = time.Second
