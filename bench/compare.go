@@ -66,7 +66,7 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 		if err := c.plan(limit); err != nil {
 			return nil, err
 		}
-		ports = 3 * c.Servers
+		ports = 3 * (c.Servers + 1) // and the control server's (memory.go)
 	}
 	base := cfg.BasePort
 	if base == 0 {
@@ -232,7 +232,7 @@ func (c *Comparison) markdown() string {
 		b.WriteString("\n")
 	}
 	if m := r0.Memory; m != nil {
-		fmt.Fprintf(&b, "\n%s Server RSS at full count is VmRSS after that collection.\n\n", memoryDefinition(m.EmptyNoFile))
+		fmt.Fprintf(&b, "\n%s Server RSS at full count is VmRSS after that collection.\n\n", memoryDefinition(m.ControlNoFile))
 	}
 	chartLinks(&b, reportCharts(c.Runs))
 	for _, r := range c.Runs {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -15,27 +14,27 @@ import (
 // figure:
 //
 //	(Σ RssAnon of the servers holding N connections
-//	  − servers × RssAnon of an empty server) ÷ N
+//	  − servers × RssAnon of the control server) ÷ N
 //
-// Every reading is taken right after the server ran a full garbage
-// collection and handed its free memory back to the OS (POST /debug/gc,
-// which c1m serve, the floor and the baseline all answer). The empty
-// server is the same server started the same way but under an
-// open-files limit of emptyNoFile, holding no connection; each measured
-// server runs under an open-files limit of its share of the connections
-// plus processFDReserve, as a server sized for the run on a tuned box.
+// The control server is the same server started the same way and at the
+// same time, but under an open-files limit of controlNoFile, and it holds
+// no connection. Every reading is taken right after the server ran a full
+// garbage collection and handed its free memory back to the OS (POST
+// /debug/gc, which c1m serve, the floor and the baseline all answer), the
+// control's at the same moments as the servers'. Each measured server
+// runs under an open-files limit of its share of the connections plus
+// processFDReserve, as a server sized for the run on a tuned box.
 //
 // Why each part, measured on the project's box (the mem branch's report
 // has the figures):
 //
 //   - The collection: between collections RSS mixes live memory with
 //     garbage and the heap's growth allowance (GOGC). An idle c1m with the
-//     app handler makes about 200 KB/s of garbage at 19,000 connections
-//     (its status page reads its own /metrics every second, and the
-//     process metrics list /proc/self/fd), so RSS at the end of a hold
-//     moved by megabytes with the collector's phase: 59 to 273 B per
-//     connection in two runs of the same test.
-//   - The empty server: the fd-indexed tables (c1m's slot table, the
+//     app handler makes about 75 KB/s of garbage (its status page reads
+//     the server's whole /metrics text every second), so RSS at the end of
+//     a hold moved by megabytes with the collector's phase: 59 to 273 B
+//     per connection in two runs of the same test.
+//   - The control server: the fd-indexed tables (c1m's slot table, the
 //     hub's members, the protocol's state: 144 B per possible fd with the
 //     app handler) are sized by the open-files limit at start-up. Whether
 //     their pages are resident before the first connection depends on the
@@ -44,34 +43,32 @@ import (
 //     and on whether a collection has run, so a delta from the same
 //     server's own start-up charged them in one run and not in the next.
 //     Against a server without them they count, whatever the kernel does:
-//     a server that holds N connections needs them.
+//     a server that holds N connections needs them. The control lives as
+//     long as the servers because a Go process's RssAnon grows by about
+//     250 KB over its first ten seconds or so, connections or not (the
+//     runtime touching metadata and heap pages as collections move its
+//     allocations around): an empty server read once at start-up made the
+//     servers look 15 B per connection dearer at 19,000.
 //   - RssAnon rather than VmRSS: the executable's pages (about 9 MiB) are
 //     shared and can be dropped and re-read, and the share of them a run
 //     touches varies; they do not grow with connections.
 //
 // What the figure also holds, and the breakdown's "rest" shows: the
-// runtime's structures that grow with the heap, heap fragmentation, and a
-// fixed cost of having served at all (buffers and code paths touched
-// once, about 300 KB per c1m process, 15 B per connection at 19,000).
+// runtime's structures that grow with the heap, heap fragmentation, and
+// buffers and code paths touched once.
 
-// emptyNoFile is the open-files limit of the empty server: room for the
-// process's own descriptors and no connections to speak of.
-const emptyNoFile = 256
-
-// emptyRuns is how many empty servers are measured, one after the other;
-// the one of median RssAnon is the reference. Fresh processes of the same
-// binary differ by about 100 KB (heap fragmentation, the stacks the
-// start-up goroutines grew), 5 B per connection at 19,000.
-const emptyRuns = 3
+// controlNoFile is the open-files limit of the control server: room for
+// the process's own descriptors and no connections to speak of.
+const controlNoFile = 256
 
 // Memory is the servers' memory per connection and its parts, in bytes
 // per connection held. Parts: Tables are the fd-indexed tables (heap
-// objects sized by the open-files limit: the live heap of the servers
-// before the ramp over that of the empty server), Heap the heap objects
-// the connections added (live heap at full count over before the ramp),
-// Stacks the goroutine stacks (over the empty server's), Rest the
-// remainder (runtime structures that grow with the heap, fragmentation,
-// buffers touched once).
+// objects sized by the open-files limit: the servers' live heap before
+// the ramp over the control's), Heap the heap objects the connections
+// added (the servers' live heap growth from before the ramp to full
+// count, less the control's over the same time), Stacks the goroutine
+// stacks (over the control's), Rest the remainder (runtime structures
+// that grow with the heap, fragmentation, buffers touched once).
 type Memory struct {
 	PerConn float64 `json:"bytes_per_conn"`
 	Tables  float64 `json:"tables_bytes_per_conn"`
@@ -80,17 +77,17 @@ type Memory struct {
 	Rest    float64 `json:"rest_bytes_per_conn"`
 	// TableBytesPerFD is the tables' size per possible descriptor.
 	TableBytesPerFD float64 `json:"table_bytes_per_fd"`
-	// NoFile is each measured server's open-files limit, EmptyNoFile the
-	// empty server's.
-	NoFile      int `json:"server_nofile"`
-	EmptyNoFile int `json:"empty_nofile"`
-	// Empty is the reference empty server; Empties every one measured.
-	Empty   ServerMemory   `json:"empty"`
-	Empties []ServerMemory `json:"empties"`
+	// NoFile is each measured server's open-files limit, ControlNoFile
+	// the control's.
+	NoFile        int `json:"server_nofile"`
+	ControlNoFile int `json:"control_nofile"`
 	// Before is each server before the ramp, After at full count after
-	// the hold.
-	Before []ServerMemory `json:"before"`
-	After  []ServerMemory `json:"after"`
+	// the hold; ControlBefore and ControlAfter the control server at the
+	// same moments.
+	Before        []ServerMemory `json:"before"`
+	After         []ServerMemory `json:"after"`
+	ControlBefore ServerMemory   `json:"control_before"`
+	ControlAfter  ServerMemory   `json:"control_after"`
 }
 
 // ServerMemory is one server's memory right after a full collection:
@@ -122,37 +119,39 @@ func (c *Config) serverNoFile(limit uint64) int {
 	return int(min(uint64(per+processFDReserve), limit))
 }
 
-// measureEmpty starts emptyRuns empty servers one after the other, on
-// the first ports of the run before its servers start, measures each
-// after a collection and kills it, and keeps the median as the
-// reference.
-func (r *runner) measureEmpty(ctx context.Context, pubKey string, nofile int) error {
-	m := &Memory{NoFile: nofile, EmptyNoFile: emptyNoFile}
-	one := *r.cfg
-	one.Servers = 1
-	for i := 0; i < emptyRuns; i++ {
-		r.st.update("measuring an empty %s server (%d of %d)", r.cfg.Server, i+1, emptyRuns)
-		ss, err := startServers(ctx, &one, pubKey, emptyNoFile)
-		var sm ServerMemory
-		if err == nil {
-			sm, err = gcSample(ss[0])
-		}
-		// It holds nothing: no drain to wait for.
-		for _, s := range ss {
-			_ = s.cmd.Process.Kill()
-			_ = s.cmd.Wait()
-		}
-		if err != nil {
-			return fmt.Errorf("cannot measure the empty server: %w", err)
-		}
-		m.Empties = append(m.Empties, sm)
+// startControl starts the control server on the three ports after the
+// servers' (RunCompare leaves room for them).
+func (r *runner) startControl(ctx context.Context, pubKey string) error {
+	c := *r.cfg
+	c.Servers, c.BasePort = 1, r.cfg.BasePort+3*r.cfg.Servers
+	ss, err := startServers(ctx, &c, pubKey, controlNoFile)
+	if len(ss) > 0 {
+		r.control = ss[0]
 	}
-	r.st.done()
-	sorted := slices.Clone(m.Empties)
-	slices.SortFunc(sorted, func(a, b ServerMemory) int { return int(a.RSSAnon - b.RSSAnon) })
-	m.Empty = sorted[len(sorted)/2]
-	r.rep.Memory = m
+	if err != nil {
+		return fmt.Errorf("cannot start the control server: %w", err)
+	}
 	return nil
+}
+
+// stopControl kills the control server: it holds nothing, there is no
+// drain to wait for.
+func (r *runner) stopControl() {
+	if r.control == nil {
+		return
+	}
+	_ = r.control.cmd.Process.Kill()
+	_ = r.control.cmd.Wait()
+	r.control = nil
+}
+
+// readMemory reads every server and the control after a collection.
+func (r *runner) readMemory() (servers []ServerMemory, control ServerMemory, err error) {
+	if servers, err = gcSampleAll(r.servers); err != nil {
+		return nil, control, err
+	}
+	control, err = gcSample(r.control)
+	return servers, control, err
 }
 
 // gcSampleAll measures every server after a collection.
@@ -222,14 +221,15 @@ func (m *Memory) compute(held int) {
 		liveAfter += m.After[i].HeapLive
 		stacks += m.After[i].Stacks
 	}
+	cb, ca := m.ControlBefore, m.ControlAfter
 	n := float64(held)
-	tables := liveBefore - k*m.Empty.HeapLive
-	m.PerConn = float64(anon-k*m.Empty.RSSAnon) / n
+	tables := liveBefore - k*cb.HeapLive
+	m.PerConn = float64(anon-k*ca.RSSAnon) / n
 	m.Tables = float64(tables) / n
-	m.Heap = float64(liveAfter-liveBefore) / n
-	m.Stacks = float64(stacks-k*m.Empty.Stacks) / n
+	m.Heap = float64((liveAfter-liveBefore)-k*(ca.HeapLive-cb.HeapLive)) / n
+	m.Stacks = float64(stacks-k*ca.Stacks) / n
 	m.Rest = m.PerConn - m.Tables - m.Heap - m.Stacks
-	if fds := k * int64(m.NoFile-m.EmptyNoFile); fds > 0 {
+	if fds := k * int64(m.NoFile-m.ControlNoFile); fds > 0 {
 		m.TableBytesPerFD = float64(tables) / float64(fds)
 	}
 }

@@ -17,6 +17,9 @@ type runner struct {
 	servers []*serverProc
 	workers []*worker
 	hosts   []*host // the load generators: local workers and agents
+	// control is the server that holds no connection, read beside the
+	// servers for their memory per connection (memory.go).
+	control *serverProc
 	rep     *Report
 	st      *statusPrinter
 	stage   string // what the run is doing, for reports of lost workers
@@ -119,19 +122,21 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		publish = cfg.Publish
 	} else {
 		nofile := cfg.serverNoFile(limit)
-		if err := r.measureEmpty(ctx, pubKey, nofile); err != nil {
-			return nil, err
-		}
 		r.servers, err = startServers(ctx, &cfg, pubKey, nofile)
 		defer stopServers(r.servers)
 		if err != nil {
 			return nil, err
 		}
+		defer r.stopControl()
+		if err := r.startControl(ctx, pubKey); err != nil {
+			return nil, err
+		}
+		r.rep.Memory = &Memory{NoFile: nofile, ControlNoFile: controlNoFile}
 		for _, s := range r.servers {
 			publish = append(publish, s.publishURL())
 		}
 		time.Sleep(time.Second) // let the servers finish starting up before the first reading
-		if r.rep.Memory.Before, err = gcSampleAll(r.servers); err != nil {
+		if r.rep.Memory.Before, r.rep.Memory.ControlBefore, err = r.readMemory(); err != nil {
 			return nil, err
 		}
 	}
@@ -160,9 +165,10 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	if r.rep.Memory != nil {
-		if r.rep.Memory.After, err = gcSampleAll(r.servers); err != nil {
+		if r.rep.Memory.After, r.rep.Memory.ControlAfter, err = r.readMemory(); err != nil {
 			return nil, err
 		}
+		r.stopControl()
 	}
 	if r.rep.After, err = sampleServers(r.servers); err != nil {
 		return nil, err

@@ -275,7 +275,7 @@ func (r *Report) markdownBody(b *strings.Builder) {
 	}
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
 	if r.Memory != nil {
-		fmt.Fprintf(b, "\n¹ %s\n", memoryDefinition(r.Memory.EmptyNoFile))
+		fmt.Fprintf(b, "\n¹ %s\n", memoryDefinition(r.Memory.ControlNoFile))
 	}
 	if len(r.Phases) > 0 {
 		fmt.Fprintf(b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries (per second) | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
@@ -332,9 +332,10 @@ func phaseExtra(p PhaseResult) string {
 
 // memoryDefinition is the one-line definition of the memory figure that
 // follows a report's table.
-func memoryDefinition(emptyNoFile int) string {
-	return fmt.Sprintf("Server memory per connection = (anonymous RSS of the servers holding N connections − that of the same server "+
-		"started the same way with an open-files limit of %d, holding none) ÷ N, each read right after the server ran a full garbage "+
-		"collection (POST /debug/gc). Each server's open-files limit is its share of the connections plus 256, so its fd-indexed tables "+
-		"are those of a server sized for them. The rest is runtime structures, heap fragmentation and buffers touched once.", emptyNoFile)
+func memoryDefinition(controlNoFile int) string {
+	return fmt.Sprintf("Server memory per connection = (anonymous RSS of the servers holding N connections − servers × that of a control "+
+		"server started with them the same way but with an open-files limit of %d, holding none) ÷ N, every reading right after the "+
+		"server ran a full garbage collection (POST /debug/gc). Each server's open-files limit is its share of the connections plus 256, "+
+		"so its fd-indexed tables are those of a server sized for them. The rest is runtime structures, heap fragmentation and buffers "+
+		"touched once.", controlNoFile)
 }

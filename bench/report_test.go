@@ -60,7 +60,7 @@ func sampleReport(server string, p99, cpu float64) *Report {
 		Samples: []Sample{{T: 0, Open: 0, RSS: 10 << 20}, {T: 0.5, Open: 9000, RSS: 12 << 20}, {T: 1.25, Open: 19000, RSS: 14 << 20}},
 		After:   []ServerSample{{RSS: 14 << 20}},
 		Memory: &Memory{PerConn: 160, Tables: 146, TableBytesPerFD: 144, Heap: 1, Stacks: 0.5, Rest: 12.5,
-			NoFile: 19256, EmptyNoFile: emptyNoFile},
+			NoFile: 19256, ControlNoFile: controlNoFile},
 		Phases: []PhaseResult{{
 			Name: "broadcast", Messages: 10, Receivers: 19000, Complete: 19000, Completeness: 1, Deliveries: 190000,
 			Latency:              Percentiles{P50: p99 / 2, P90: p99 * 0.9, P99: p99, P999: p99, Max: p99 * 1.1},
@@ -183,15 +183,17 @@ func TestComparisonReportFiles(t *testing.T) {
 }
 
 // TestMemoryCompute checks the figure's definition on two servers: the
-// RssAnon of both at full count over twice the empty server's, per
-// connection, and its parts from the servers' own collection reports.
+// RssAnon of both at full count over twice the control server's, per
+// connection, and its parts from the collection reports, the control's
+// own drift taken out.
 func TestMemoryCompute(t *testing.T) {
-	empty := ServerMemory{RSSAnon: 3 << 20, HeapLive: 600_000, Stacks: 500_000}
-	m := &Memory{NoFile: 10_256, EmptyNoFile: 256, Empty: empty,
-		Before: []ServerMemory{{RSSAnon: 5 << 20, HeapLive: 2_040_000, Stacks: 520_000}, {RSSAnon: 5 << 20, HeapLive: 2_040_000, Stacks: 500_000}},
+	m := &Memory{NoFile: 10_256, ControlNoFile: 256,
+		ControlBefore: ServerMemory{RSSAnon: 3 << 20, HeapLive: 600_000, Stacks: 500_000},
+		ControlAfter:  ServerMemory{RSSAnon: 3<<20 + 100_000, HeapLive: 604_000, Stacks: 500_000},
+		Before:        []ServerMemory{{RSSAnon: 5 << 20, HeapLive: 2_040_000, Stacks: 520_000}, {RSSAnon: 5 << 20, HeapLive: 2_040_000, Stacks: 500_000}},
 		After: []ServerMemory{
-			{RSSAnon: 3<<20 + 1_700_000, HeapLive: 2_050_000, Stacks: 510_000},
-			{RSSAnon: 3<<20 + 1_700_000, HeapLive: 2_050_000, Stacks: 510_000},
+			{RSSAnon: 3<<20 + 1_800_000, HeapLive: 2_054_000, Stacks: 510_000},
+			{RSSAnon: 3<<20 + 1_800_000, HeapLive: 2_054_000, Stacks: 510_000},
 		}}
 	m.compute(20_000)
 	f := func(name string, got, want float64) {
@@ -210,9 +212,9 @@ func TestMemoryCompute(t *testing.T) {
 		t.Errorf("Rest = %g: want the runtime's share left over", m.Rest)
 	}
 	// Without readings at full count nothing is computed.
-	empty2 := &Memory{Empty: empty}
-	empty2.compute(20_000)
-	if empty2.PerConn != 0 {
-		t.Errorf("PerConn without readings = %g, want 0", empty2.PerConn)
+	none := &Memory{ControlAfter: m.ControlAfter}
+	none.compute(20_000)
+	if none.PerConn != 0 {
+		t.Errorf("PerConn without readings = %g, want 0", none.PerConn)
 	}
 }
