@@ -66,7 +66,7 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 		if err := c.plan(limit); err != nil {
 			return nil, err
 		}
-		ports = 3 * c.Servers
+		ports = 3 * (c.Servers + 1) // and the control server's (memory.go)
 	}
 	base := cfg.BasePort
 	if base == 0 {
@@ -124,6 +124,16 @@ func bcast(f func(p *PhaseResult) float64) func(r *Report) (float64, bool) {
 	}
 }
 
+// mem reads a part of the run's memory per connection.
+func mem(f func(m *Memory) float64) func(r *Report) (float64, bool) {
+	return func(r *Report) (float64, bool) {
+		if r.Memory != nil {
+			return f(r.Memory), true
+		}
+		return 0, false
+	}
+}
+
 func always(f func(r *Report) float64) func(r *Report) (float64, bool) {
 	return func(r *Report) (float64, bool) { return f(r), true }
 }
@@ -132,7 +142,11 @@ var compareMeasures = []measure{
 	{name: "connections held", unit: "", noRatio: true, get: always(func(r *Report) float64 { return float64(r.Held) })},
 	{name: "ramp", unit: "s", get: always(func(r *Report) float64 { return r.RampSeconds })},
 	{name: "connection set-up rate", unit: "/s", get: always(func(r *Report) float64 { return r.ConnRate })},
-	{name: "server user-space memory per connection", unit: "B", get: always(func(r *Report) float64 { return r.ServerBytesPerConn })},
+	{name: "server memory per connection", unit: "B", get: always(func(r *Report) float64 { return r.ServerBytesPerConn })},
+	{name: "… of which fd-indexed tables", unit: "B", noRatio: true, get: mem(func(m *Memory) float64 { return m.Tables })},
+	{name: "… of which heap objects", unit: "B", noRatio: true, get: mem(func(m *Memory) float64 { return m.Heap })},
+	{name: "… of which goroutine stacks", unit: "B", noRatio: true, get: mem(func(m *Memory) float64 { return m.Stacks })},
+	{name: "… of which the rest", unit: "B", noRatio: true, get: mem(func(m *Memory) float64 { return m.Rest })},
 	{name: "server RSS at full count", unit: "MiB", get: always(func(r *Report) float64 {
 		var t int64
 		for _, s := range r.After {
@@ -217,9 +231,9 @@ func (c *Comparison) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nMemory per connection is each server's RSS growth from before the ramp to the end of the hold ÷ connections held. " +
-		"A table sized to the open-files limit counts there only when its pages are first touched after the first sample (the floor's are, " +
-		"40 bytes per socket); pages touched at start-up count in RSS at full count only, so read both rows.\n\n")
+	if m := r0.Memory; m != nil {
+		fmt.Fprintf(&b, "\n%s Server RSS at full count is VmRSS after that collection.\n\n", memoryDefinition(m.ControlNoFile))
+	}
 	chartLinks(&b, reportCharts(c.Runs))
 	for _, r := range c.Runs {
 		fmt.Fprintf(&b, "## %s\n\n", r.serverName())

@@ -240,10 +240,15 @@ func (c *Config) minter() (*Minter, error) {
 	return nil, nil
 }
 
+// processFDReserve is the descriptors a server or worker process keeps
+// for itself (listeners, epoll, the HTTP side, logs) beyond its
+// connections.
+const processFDReserve = 256
+
 // perProcessConns is how many connections one process may hold under the
 // open-files limit, keeping FD room for the process itself.
 func perProcessConns(limit uint64) int {
-	return int(limit) - 256
+	return int(limit) - processFDReserve
 }
 
 // plan fills in Servers and (local) Workers from the open-files limit.

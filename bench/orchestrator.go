@@ -17,6 +17,9 @@ type runner struct {
 	servers []*serverProc
 	workers []*worker
 	hosts   []*host // the load generators: local workers and agents
+	// control is the server that holds no connection, read beside the
+	// servers for their memory per connection (memory.go).
+	control *serverProc
 	rep     *Report
 	st      *statusPrinter
 	stage   string // what the run is doing, for reports of lost workers
@@ -118,15 +121,24 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(cfg.Targets) > 0 {
 		publish = cfg.Publish
 	} else {
-		r.servers, err = startServers(ctx, &cfg, pubKey)
+		nofile := cfg.serverNoFile(limit)
+		r.servers, err = startServers(ctx, &cfg, pubKey, nofile)
 		defer stopServers(r.servers)
 		if err != nil {
 			return nil, err
 		}
+		defer r.stopControl()
+		if err := r.startControl(ctx, pubKey); err != nil {
+			return nil, err
+		}
+		r.rep.Memory = &Memory{NoFile: nofile, ControlNoFile: controlNoFile}
 		for _, s := range r.servers {
 			publish = append(publish, s.publishURL())
 		}
-		time.Sleep(time.Second) // let the servers' heaps settle before the baseline
+		time.Sleep(time.Second) // let the servers finish starting up before the first reading
+		if r.rep.Memory.Before, r.rep.Memory.ControlBefore, err = r.readMemory(); err != nil {
+			return nil, err
+		}
 	}
 	if r.rep.Before, err = sampleServers(r.servers); err != nil {
 		return nil, err
@@ -152,6 +164,12 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.hold(ctx); err != nil {
 		return nil, err
 	}
+	if r.rep.Memory != nil {
+		if r.rep.Memory.After, r.rep.Memory.ControlAfter, err = r.readMemory(); err != nil {
+			return nil, err
+		}
+		r.stopControl()
+	}
 	if r.rep.After, err = sampleServers(r.servers); err != nil {
 		return nil, err
 	}
@@ -165,7 +183,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		h.held = sumProgress(h.workers).Open
 	}
 	r.rep.finish(mem0, mem1, r.localSockets(r.rep.Held))
-	r.logf("held %d of %d; server user-space %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
+	r.logf("held %d of %d; server memory %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
 
 	pub := newPublisher(publish, cfg.APIKey, cfg.Size)
 	for _, sc := range cfg.Scenarios {

@@ -63,9 +63,10 @@ func serverTargets(cfg *Config) []string {
 }
 
 // startServers starts cfg.Servers local servers (their WebSocket
-// listeners on cfg.ServerHost, the rest on 127.0.0.1); pubKey is the JWT public
+// listeners on cfg.ServerHost, the rest on 127.0.0.1), each under an
+// open-files limit of nofile, soft and hard; pubKey is the JWT public
 // key file for c1m servers when the tokens are RS256 or ES256.
-func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverProc, error) {
+func startServers(ctx context.Context, cfg *Config, pubKey string, nofile int) ([]*serverProc, error) {
 	var out []*serverProc
 	n := cfg.Servers
 	for i := 0; i < n; i++ {
@@ -102,7 +103,9 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 				// autotuning a client that stops reading absorbs
 				// megabytes in the kernel before the server notices.
 				"--sndbuf", "16384",
-				"--drain-rate", "1000000", "--drain-timeout", "10s"}
+				"--drain-rate", "1000000", "--drain-timeout", "10s",
+				// POST /debug/gc, for the memory per connection (memory.go).
+				"--debug-gc"}
 			if cfg.PingInterval > 0 {
 				args = append(args, "--ping-interval", cfg.PingInterval.String())
 			}
@@ -114,7 +117,7 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 			auth, env = serverAuthArgs(cfg, pubKey)
 			args = append(args, auth...)
 		}
-		s.cmd = exec.CommandContext(ctx, cfg.Exe, args...)
+		s.cmd = limitedCommand(ctx, nofile, cfg.Exe, args...)
 		s.cmd.Env = childEnv(cfg, env...)
 		s.cmd.Stderr = os.Stderr
 		if err := s.cmd.Start(); err != nil {
@@ -128,6 +131,17 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 		}
 	}
 	return out, nil
+}
+
+// limitedCommand runs exe with args under an open-files limit of nofile,
+// soft and hard, through /bin/sh's ulimit and exec: the server is the
+// process started (same PID), and its own raise of the soft limit to the
+// hard one (sysctl.RaiseFileLimit) stays at nofile. Go's os/exec cannot
+// set a child's resource limits, and prlimit(2) after the start would
+// race with the server reading its limit to size its fd-indexed tables.
+func limitedCommand(ctx context.Context, nofile int, exe string, args ...string) *exec.Cmd {
+	sh := append([]string{"-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(nofile), exe}, args...)
+	return exec.CommandContext(ctx, "/bin/sh", sh...)
 }
 
 func waitLive(ctx context.Context, port int, d time.Duration) error {

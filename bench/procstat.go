@@ -14,6 +14,15 @@ func ProcRSS(pid int) (int64, error) {
 	return statusField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
 }
 
+// ProcRSSAnon returns a process's anonymous resident memory in bytes
+// (RssAnon in /proc/PID/status, proc(5)): its heap, stacks and runtime
+// structures, without the pages of its executable and mapped files, which
+// are shared, can be dropped and re-read, and do not grow with
+// connections.
+func ProcRSSAnon(pid int) (int64, error) {
+	return statusField(fmt.Sprintf("/proc/%d/status", pid), "RssAnon:")
+}
+
 // ProcCPUSeconds returns a process's user+system CPU time (/proc/PID/stat
 // fields 14 and 15, in clock ticks of 100 Hz on Linux).
 func ProcCPUSeconds(pid int) (float64, error) {

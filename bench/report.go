@@ -45,8 +45,12 @@ type Report struct {
 	Before         []ServerSample `json:"servers_before"`
 	After          []ServerSample `json:"servers_after"`
 
-	// ServerBytesPerConn is (Σ server RSS at N − Σ at 0) / N.
+	// ServerBytesPerConn is the servers' memory per connection,
+	// Memory.PerConn (bench/memory.go); 0 without local servers.
 	ServerBytesPerConn float64 `json:"server_user_bytes_per_conn"`
+	// Memory is how ServerBytesPerConn was measured, and its parts; nil
+	// without local servers (--target).
+	Memory *Memory `json:"memory,omitempty"`
 	// KernelBytesPerSocket is the Slab growth over the 2N sockets (both
 	// ends live on this box).
 	KernelBytesPerSocket float64 `json:"kernel_bytes_per_socket"`
@@ -112,13 +116,9 @@ func (r *Report) finish(before, after MemInfo, sockets int) {
 	if r.RampSeconds > 0 {
 		r.ConnRate = float64(r.Opened) / r.RampSeconds
 	}
-	var b, a int64
-	for i := range r.Before {
-		b += r.Before[i].RSS
-		a += r.After[i].RSS
-	}
-	if r.Held > 0 {
-		r.ServerBytesPerConn = float64(a-b) / float64(r.Held)
+	if r.Held > 0 && r.Memory != nil {
+		r.Memory.compute(r.Held)
+		r.ServerBytesPerConn = r.Memory.PerConn
 	}
 	if sockets > 0 {
 		r.KernelBytesPerSocket = float64(after.Slab-before.Slab) / float64(sockets)
@@ -264,13 +264,19 @@ func (r *Report) markdownBody(b *strings.Builder) {
 	row("ramp time", "%.1f s", r.RampSeconds)
 	row("connection set-up rate (TCP + upgrade)", "%.0f /s", r.ConnRate)
 	row("hold", "%.0f s", r.HoldSeconds)
-	row("server user-space memory per connection (RSS delta / N)", "%.0f B", r.ServerBytesPerConn)
+	if m := r.Memory; m != nil {
+		row("server memory per connection ¹", "**%.0f B**: fd-indexed tables %.0f B (%.0f B per fd, open-files limit %d per server), heap objects %.0f B, goroutine stacks %.0f B, the rest %.0f B",
+			m.PerConn, m.Tables, m.TableBytesPerFD, m.NoFile, m.Heap, m.Stacks, m.Rest)
+	}
 	if len(r.Agents) > 0 {
 		row("kernel memory per socket on this box (Slab delta / its sockets)", "%.0f B", r.KernelBytesPerSocket)
 	} else {
 		row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
 	}
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
+	if r.Memory != nil {
+		fmt.Fprintf(b, "\n¹ %s\n", memoryDefinition(r.Memory.ControlNoFile))
+	}
 	if len(r.Phases) > 0 {
 		fmt.Fprintf(b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries (per second) | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, p := range r.Phases {
@@ -322,4 +328,14 @@ func phaseExtra(p PhaseResult) string {
 		s += fmt.Sprintf(", %d DUPLICATED", p.Extra)
 	}
 	return s
+}
+
+// memoryDefinition is the one-line definition of the memory figure that
+// follows a report's table.
+func memoryDefinition(controlNoFile int) string {
+	return fmt.Sprintf("Server memory per connection = (anonymous RSS of the servers holding N connections − servers × that of a control "+
+		"server started with them the same way but with an open-files limit of %d, holding none) ÷ N, every reading right after the "+
+		"server ran a full garbage collection (POST /debug/gc). Each server's open-files limit is its share of the connections plus 256, "+
+		"so its fd-indexed tables are those of a server sized for them. The rest is runtime structures, heap fragmentation and buffers "+
+		"touched once.", controlNoFile)
 }

@@ -59,6 +59,8 @@ func sampleReport(server string, p99, cpu float64) *Report {
 		ServerBytesPerConn: 160, KernelBytesPerSocket: 5000, BoxUsedBytes: 1 << 30, Auth: "HS256", TokenMintSeconds: 0.4,
 		Samples: []Sample{{T: 0, Open: 0, RSS: 10 << 20}, {T: 0.5, Open: 9000, RSS: 12 << 20}, {T: 1.25, Open: 19000, RSS: 14 << 20}},
 		After:   []ServerSample{{RSS: 14 << 20}},
+		Memory: &Memory{PerConn: 160, Tables: 146, TableBytesPerFD: 144, Heap: 1, Stacks: 0.5, Rest: 12.5,
+			NoFile: 19256, ControlNoFile: controlNoFile},
 		Phases: []PhaseResult{{
 			Name: "broadcast", Messages: 10, Receivers: 19000, Complete: 19000, Completeness: 1, Deliveries: 190000,
 			Latency:              Percentiles{P50: p99 / 2, P90: p99 * 0.9, P99: p99, P999: p99, Max: p99 * 1.1},
@@ -83,6 +85,8 @@ func TestReportMarkdownHasNoGoSyntaxAndEmbedsCharts(t *testing.T) {
 		"| 1013 × 3 |", "![Server RSS against connections open](memory.svg)",
 		"![Connections per second during the ramp](connections.svg)", "![Broadcast delivery latency (CDF)](latency.svg)",
 		"HS256, one per connection, minted in 0.40 s before the ramp", "- net.core.somaxconn is low",
+		"| server memory per connection ¹ | **160 B**: fd-indexed tables 146 B (144 B per fd, open-files limit 19256 per server), heap objects 1 B, goroutine stacks 0 B, the rest 12 B |",
+		"¹ Server memory per connection = (anonymous RSS of the servers holding N connections",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
@@ -118,7 +122,7 @@ func TestCompareRowsRatiosToTheFloor(t *testing.T) {
 	}
 	f("broadcast latency p99", []float64{1, 1.3, 4})
 	f("server CPU per delivery", []float64{1, 1.25, 2})
-	f("server user-space memory per connection", []float64{1, 2, 1})
+	f("server memory per connection", []float64{1, 2, 1})
 	f("ramp", []float64{1, 1, 1})
 	f("probe RTT p99 during the broadcasts", []float64{1, 1, 1})
 	if r := byName["connections held"]; len(r.Ratios) != 0 || r.Values[2] != 19000 {
@@ -175,5 +179,42 @@ func TestComparisonReportFiles(t *testing.T) {
 		if !strings.Contains(string(svg), ">raw<") || !strings.Contains(string(svg), ">c1m<") {
 			t.Errorf("%s has no legend naming both servers", name)
 		}
+	}
+}
+
+// TestMemoryCompute checks the figure's definition on two servers: the
+// RssAnon of both at full count over twice the control server's, per
+// connection, and its parts from the collection reports, the control's
+// own drift taken out.
+func TestMemoryCompute(t *testing.T) {
+	m := &Memory{NoFile: 10_256, ControlNoFile: 256,
+		ControlBefore: ServerMemory{RSSAnon: 3 << 20, HeapLive: 600_000, Stacks: 500_000},
+		ControlAfter:  ServerMemory{RSSAnon: 3<<20 + 100_000, HeapLive: 604_000, Stacks: 500_000},
+		Before:        []ServerMemory{{RSSAnon: 5 << 20, HeapLive: 2_040_000, Stacks: 520_000}, {RSSAnon: 5 << 20, HeapLive: 2_040_000, Stacks: 500_000}},
+		After: []ServerMemory{
+			{RSSAnon: 3<<20 + 1_800_000, HeapLive: 2_054_000, Stacks: 510_000},
+			{RSSAnon: 3<<20 + 1_800_000, HeapLive: 2_054_000, Stacks: 510_000},
+		}}
+	m.compute(20_000)
+	f := func(name string, got, want float64) {
+		t.Helper()
+		if !near(got, want) {
+			t.Errorf("%s = %g, want %g", name, got, want)
+		}
+	}
+	f("PerConn", m.PerConn, 2*1_700_000/20_000.0)
+	f("Tables", m.Tables, 2*1_440_000/20_000.0)
+	f("TableBytesPerFD", m.TableBytesPerFD, 144)
+	f("Heap", m.Heap, 2*10_000/20_000.0)
+	f("Stacks", m.Stacks, 2*10_000/20_000.0)
+	f("Rest", m.Rest, m.PerConn-m.Tables-m.Heap-m.Stacks)
+	if m.Rest <= 0 {
+		t.Errorf("Rest = %g: want the runtime's share left over", m.Rest)
+	}
+	// Without readings at full count nothing is computed.
+	none := &Memory{ControlAfter: m.ControlAfter}
+	none.compute(20_000)
+	if none.PerConn != 0 {
+		t.Errorf("PerConn without readings = %g, want 0", none.PerConn)
 	}
 }

@@ -153,10 +153,10 @@ func (h *Hub) deliver(s *stream, d delivery, c ConnID, sent, dropped, slow *int6
 	if m == nil {
 		return
 	}
-	if m.syncOn.Load() && h.hold(m, s, d) {
+	if m.flags.has(flagSyncOn) && h.hold(m, s, d) {
 		return // catching up: EndSync sends it
 	}
-	if m.gapOn.Load() && !h.flushGap(m, c, s) {
+	if m.flags.has(flagGapOn) && !h.flushGap(m, c, s) {
 		// Still too slow for the notice: this message is missed too.
 		h.recordGap(m, s, d.seq)
 		*dropped++
@@ -173,7 +173,7 @@ func (h *Hub) deliver(s *stream, d delivery, c ConnID, sent, dropped, slow *int6
 			*dropped++
 			return
 		}
-		if m.slow.CompareAndSwap(false, true) {
+		if m.flags.claim(flagSlow) {
 			h.sender.CloseSlow(c)
 			*slow++
 		}

@@ -23,7 +23,7 @@ func (h *Hub) recordGap(m *member, s *stream, seq uint64) {
 	} else {
 		m.gaps[s] = &gap{first: seq, last: seq, missed: 1}
 	}
-	m.gapOn.Store(true)
+	m.flags.set(flagGapOn, true)
 	m.mu.Unlock()
 }
 
@@ -44,7 +44,7 @@ func (h *Hub) flushGap(m *member, c ConnID, s *stream) bool {
 	h.st.gapNotices.Add(1)
 	delete(m.gaps, s)
 	if len(m.gaps) == 0 {
-		m.gapOn.Store(false)
+		m.flags.set(flagGapOn, false)
 	}
 	return true
 }

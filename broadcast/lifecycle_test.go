@@ -41,8 +41,8 @@ func TestGapsDoNotPinLeftRooms(t *testing.T) {
 	m.mu.Lock()
 	n := len(m.gaps)
 	m.mu.Unlock()
-	if n != 0 || m.gapOn.Load() {
-		t.Fatalf("after 1,000 join/miss/leave cycles the member keeps %d gaps (gapOn %v), want none", n, m.gapOn.Load())
+	if n != 0 || m.flags.has(flagGapOn) {
+		t.Fatalf("after 1,000 join/miss/leave cycles the member keeps %d gaps (gapOn %v), want none", n, m.flags.has(flagGapOn))
 	}
 	if rooms := h.Stats().Rooms; rooms != 0 {
 		t.Fatalf("%d rooms left, want 0", rooms)

@@ -9,10 +9,8 @@ import (
 // fd-indexed table. state packs the generation and a registered bit so that
 // the fan-out checks a target with one atomic load and no lock.
 type member struct {
-	state  atomic.Uint64 // gen<<1 | 1 while registered
-	slow   atomic.Bool   // PolicyClose already applied
-	gapOn  atomic.Bool   // gaps holds something
-	syncOn atomic.Bool   // sync holds something
+	state atomic.Uint64 // gen<<1 | 1 while registered
+	flags memberFlags   // flagSlow, flagGapOn, flagSyncOn
 
 	mu    sync.Mutex // guards the fields below
 	user  *user
@@ -57,10 +55,10 @@ func (h *Hub) Register(c ConnID, name string) error {
 	defer m.mu.Unlock()
 	m.rooms = m.rooms[:0]
 	m.gaps = nil
-	m.gapOn.Store(false)
+	m.flags.set(flagGapOn, false)
 	m.sync = nil
-	m.syncOn.Store(false)
-	m.slow.Store(false)
+	m.flags.set(flagSyncOn, false)
+	m.flags.set(flagSlow, false)
 	m.user = nil
 	if name != "" {
 		h.mu.Lock()
@@ -95,9 +93,9 @@ func (h *Hub) Unregister(c ConnID) {
 	u := m.user
 	m.user = nil
 	m.gaps = nil
-	m.gapOn.Store(false)
+	m.flags.set(flagGapOn, false)
 	m.sync = nil
-	m.syncOn.Store(false)
+	m.flags.set(flagSyncOn, false)
 	m.mu.Unlock()
 	for _, r := range rooms {
 		h.removeFromRoom(r, c, u)

@@ -118,7 +118,7 @@ func (h *Hub) Leave(c ConnID, name string) error {
 	if r != nil && m.sync != nil {
 		delete(m.sync, &r.stream)
 		if len(m.sync) == 0 {
-			m.syncOn.Store(false)
+			m.flags.set(flagSyncOn, false)
 		}
 	}
 	if r != nil && m.gaps != nil {
@@ -127,7 +127,7 @@ func (h *Hub) Leave(c ConnID, name string) error {
 		// the connection lives.
 		delete(m.gaps, &r.stream)
 		if len(m.gaps) == 0 {
-			m.gapOn.Store(false)
+			m.flags.set(flagGapOn, false)
 		}
 	}
 	u := m.user

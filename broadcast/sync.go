@@ -34,7 +34,7 @@ func (h *Hub) syncOn(m *member, s *stream) {
 		m.sync = map[*stream]*syncBuf{}
 	}
 	m.sync[s] = &syncBuf{}
-	m.syncOn.Store(true)
+	m.flags.set(flagSyncOn, true)
 }
 
 // hold keeps d for m if m is catching up on s; it reports whether it did.
@@ -80,7 +80,7 @@ func (h *Hub) EndSync(c ConnID, t Target, through uint64) int {
 	}
 	delete(m.sync, s)
 	if len(m.sync) == 0 {
-		m.syncOn.Store(false)
+		m.flags.set(flagSyncOn, false)
 	}
 	sent := 0
 	for i, f := range b.frames {
@@ -88,7 +88,7 @@ func (h *Hub) EndSync(c ConnID, t Target, through uint64) int {
 			continue // the history had it
 		}
 		if err := h.sender.Send(c, f); err != nil {
-			if err == ErrSlow && m.slow.CompareAndSwap(false, true) {
+			if err == ErrSlow && m.flags.claim(flagSlow) {
 				h.sender.CloseSlow(c)
 				h.st.slowClosed.Add(1)
 			}

@@ -91,6 +91,12 @@ type Config struct {
 	// every client comes through such a balancer, since whoever can
 	// reach the listener directly can claim any address with it.
 	ProxyProtocol bool
+	// DebugGC serves POST /debug/gc on the metrics listener (debuggc.go):
+	// a full collection on demand, for benchmarks that read memory per
+	// connection. Off by default, and then the path is 404: an operator's
+	// listener that Prometheus scrapes from elsewhere must not let
+	// whoever reaches it spend the server's CPU on collections.
+	DebugGC bool
 
 	// Handler receives connection events; nil means Echo.
 	Handler Handler

@@ -12,7 +12,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 )
 
-// httpServer serves /metrics, /livez and /readyz on the metrics listener.
+// httpServer serves /metrics, /livez and /readyz on the metrics listener,
+// and /debug/gc when Config.DebugGC is set.
 // It uses net/http and the Go netpoller: it is for operators and
 // Prometheus, a handful of connections, not for clients.
 type httpServer struct {
@@ -32,6 +33,9 @@ func (s *Server) startHTTP() error {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.WriteMetrics(w)
 	})
+	if s.cfg.DebugGC {
+		mux.HandleFunc("/debug/gc", serveGC)
+	}
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})

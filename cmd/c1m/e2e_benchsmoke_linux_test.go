@@ -67,8 +67,19 @@ func TestBenchSmoke(t *testing.T) {
 	if rep.Held != 30000 || rep.Failed != 0 {
 		t.Fatalf("held %d, failed %d; want all 30000", rep.Held, rep.Failed)
 	}
+	// The memory per connection (bench/memory.go) is measured after a
+	// full collection in every server, against an empty server, and
+	// charges the fd-indexed tables of servers sized for the run.
+	m := rep.Memory
+	if m == nil || len(m.After) != 2 || m.PerConn != rep.ServerBytesPerConn {
+		t.Fatalf("memory measurement %+v: want both servers read at full count, and its figure as the report's", m)
+	}
 	if rep.ServerBytesPerConn <= 0 || rep.ServerBytesPerConn > 256 {
-		t.Fatalf("server user-space memory per connection %.0f B, want within the 256 B budget", rep.ServerBytesPerConn)
+		t.Fatalf("server memory per connection %.0f B (tables %.0f, heap %.0f, stacks %.0f, rest %.0f), want within the 256 B budget",
+			rep.ServerBytesPerConn, m.Tables, m.Heap, m.Stacks, m.Rest)
+	}
+	if m.Tables <= 0 || m.Tables >= m.PerConn {
+		t.Fatalf("fd-indexed tables %.0f B of %.0f B per connection: want them charged, and not all of it", m.Tables, m.PerConn)
 	}
 	phases := map[string]bench.PhaseResult{}
 	for _, p := range rep.Phases {
@@ -147,7 +158,7 @@ func benchCompareSmoke(t *testing.T) {
 	for _, r := range c.Rows {
 		rows[r.Measure] = r
 	}
-	for _, m := range []string{"ramp", "server user-space memory per connection", "broadcast latency p50", "broadcast latency p99",
+	for _, m := range []string{"ramp", "server memory per connection", "broadcast latency p50", "broadcast latency p99",
 		"broadcast latency max", "server CPU per delivery", "probe RTT p99 during the broadcasts"} {
 		r, ok := rows[m]
 		if !ok || len(r.Ratios) != 2 || r.Ratios[0] != 1 || !(r.Ratios[1] > 0) {

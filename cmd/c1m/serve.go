@@ -39,6 +39,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
 	fs.Float64Var(&cfg.AcceptRatePerIP, "accept-rate-per-ip", 0, "new connections per second from one source address (an IPv6 /64), with a burst of twice that; past it HTTP 429 (0: off; behind an L4 balancer every source is the balancer)")
 	fs.BoolVar(&cfg.ProxyProtocol, "proxy-protocol", false, "every connection starts with a PROXY protocol header (v2, or v1) from the load balancer, whose client address the per-IP limit and the logs use; a connection without one is closed. Only when every client comes through such a balancer")
+	fs.BoolVar(&cfg.DebugGC, "debug-gc", false, "serve POST /debug/gc on --metrics-addr: a full garbage collection on demand, at most one a second (for c1m bench's memory per connection; not for production)")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "SO_SNDBUF for client sockets, capping the kernel memory a client that stops reading can pin (0: kernel autotuning)")
 	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
 	auth := fs.String("auth", "jwt", "jwt (a token at the handshake) or none (anyone may connect: development only)")

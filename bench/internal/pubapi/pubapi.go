@@ -5,6 +5,7 @@
 //	POST /v1/publish {"all":true,"data":<json>} → 202 {"seq":N}   (behind the API key)
 //	GET  /livez                                  → 200 ok
 //	GET  /metrics                                → Prometheus text
+//	POST /debug/gc                               → 200 memory after a full collection (gc.go)
 //
 // Rooms and users are refused with 400: these servers publish to everyone
 // only. Errors are JSON objects {"error":code,"message":text}, as c1m's.
@@ -66,8 +67,9 @@ func Handler(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		cfg.Metrics(w)
 	})
+	mux.HandleFunc("/debug/gc", serveGC)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		Error(w, http.StatusNotFound, "not_found", "no such endpoint: the "+cfg.Name+" serves POST /v1/publish, GET /livez and GET /metrics")
+		Error(w, http.StatusNotFound, "not_found", "no such endpoint: the "+cfg.Name+" serves POST /v1/publish, GET /livez, GET /metrics and POST /debug/gc")
 	})
 	return mux
 }

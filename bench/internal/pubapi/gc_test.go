@@ -1,0 +1,41 @@
+package pubapi
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestDebugGC: the comparison servers answer POST /debug/gc as c1m serve
+// does: the memory after a collection, GET refused, at most one a second.
+func TestDebugGC(t *testing.T) {
+	srv := httptest.NewServer(Handler(Config{Name: "test", Publish: func([]byte) (uint64, error) { return 0, nil }, Metrics: func(io.Writer) {}}))
+	defer srv.Close()
+	f := func(method string, want int) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+"/debug/gc", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("%s /debug/gc: %d, want %d", method, resp.StatusCode, want)
+		}
+		return resp
+	}
+	if resp := f(http.MethodGet, http.StatusMethodNotAllowed); resp.Header.Get("Allow") != http.MethodPost {
+		t.Fatalf("GET /debug/gc: Allow %q, want POST", resp.Header.Get("Allow"))
+	}
+	resp := f(http.MethodPost, http.StatusOK)
+	var rep GCReport
+	err := json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if err != nil || rep.HeapLive == 0 || rep.HeapInuse < rep.HeapLive || rep.Stacks == 0 || rep.Seconds <= 0 {
+		t.Fatalf("POST /debug/gc: %+v, %v; want the memory after the collection", rep, err)
+	}
+	if resp := f(http.MethodPost, http.StatusTooManyRequests); resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second POST: Retry-After %q, want 1", resp.Header.Get("Retry-After"))
+	}
+}
