@@ -14,11 +14,14 @@ import (
 
 // runner holds one run's processes.
 type runner struct {
+	ctx     context.Context
 	cfg     *Config
 	servers []*serverProc
 	workers []*worker
 	rep     *Report
 	st      *statusPrinter
+	// serversStart is when the local servers were started.
+	serversStart time.Time
 }
 
 // Run executes the benchmark and writes its report to cfg.Out. With
@@ -62,7 +65,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
+	r := &runner{ctx: ctx, cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
 	r.rep.Auth = "none"
 	var pubKey string
 	if minter != nil {
@@ -86,6 +89,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		publish = cfg.Publish
 	} else {
+		r.serversStart = time.Now()
 		r.servers, err = startServers(ctx, &cfg, pubKey)
 		defer stopServers(r.servers)
 		if err != nil {
@@ -94,6 +98,11 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		for _, s := range r.servers {
 			targets = append(targets, "ws://127.0.0.1:"+strconv.Itoa(s.port)+"/ws")
 			publish = append(publish, s.publishURL())
+		}
+		if cfg.clustered() {
+			if err := r.formCluster(ctx); err != nil {
+				return nil, err
+			}
 		}
 		time.Sleep(time.Second) // let the servers' heaps settle before the baseline
 	}
@@ -129,7 +138,11 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	r.rep.finish(mem0, mem1)
 	r.logf("held %d of %d; server user-space %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
 
-	pub := newPublisher(publish, cfg.APIKey, cfg.Size)
+	pub, flood := newPublisher(publish, cfg.APIKey, cfg.Size), newPublisher(publish, cfg.APIKey, slowSize)
+	if cfg.clustered() {
+		pub = newClusterPublisher(publish, origins(r.servers), cfg.APIKey, cfg.Size, cfg.Publishers)
+		flood = newClusterPublisher(publish, origins(r.servers), cfg.APIKey, slowSize, cfg.Publishers)
+	}
 	for _, sc := range cfg.Scenarios {
 		if ctx.Err() != nil {
 			break
@@ -141,7 +154,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		case ScenarioBroadcast:
 			res, err = r.broadcastPhase(ScenarioBroadcast, cfg.Broadcasts, cfg.Interval, pub)
 		case ScenarioSlow:
-			res, err = r.slowPhase(pub, newPublisher(publish, cfg.APIKey, slowSize))
+			res, err = r.slowPhase(pub, flood)
 		case ScenarioRooms:
 			res, err = r.roomsPhase(pub)
 		case ScenarioChurn:
@@ -154,6 +167,9 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		r.rep.Phases = append(r.rep.Phases, res)
 	}
 	r.rep.ServerMetrics = scrapeMetrics(r.servers)
+	if cfg.clustered() {
+		r.rep.Nodes = nodeCounters(r.servers)
+	}
 	r.rep.ClosedByServer = sumProgress(r.workers).Closed
 	return r.rep, nil
 }
@@ -253,6 +269,12 @@ func (r *runner) ramp(ctx context.Context) error {
 func (r *runner) hold(ctx context.Context) {
 	start := time.Now()
 	end := start.Add(r.cfg.Hold)
+	cpu0 := sumCPU(r.servers)
+	defer func() {
+		if d := time.Since(start).Seconds(); d > 0 {
+			r.rep.HoldServerCPU = (sumCPU(r.servers) - cpu0) / d
+		}
+	}()
 	for time.Now().Before(end) && ctx.Err() == nil {
 		time.Sleep(min(time.Until(end), time.Second))
 		t := sumProgress(r.workers)

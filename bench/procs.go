@@ -94,6 +94,7 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 			if cfg.PingInterval > 0 {
 				args = append(args, "--ping-interval", cfg.PingInterval.String())
 			}
+			args = append(args, clusterArgs(cfg, i)...)
 			args = append(args, cfg.ServeArgs...)
 		}
 		var env []string

@@ -79,6 +79,9 @@ type Worker struct {
 	cmds      chan cmdReq
 	lat       *hdrhistogram.Histogram
 	probe     *hdrhistogram.Histogram
+	cross     *hdrhistogram.Histogram // deliveries published through another node
+	errFrames int                     // error messages from the server
+	pub       *wsPublish              // the "publish" command under way, nil when none
 	closes    map[int]int
 	churnRate int
 	churnDue  float64
@@ -96,7 +99,8 @@ type Worker struct {
 
 	// Counters, written by the loop, read by Snapshot from any goroutine.
 	open, pending, failed, retried, closed, messages, pings atomic.Int64
-	done                                                    atomic.Bool
+	pubSent, pubFailed, pubNanos                            atomic.Int64
+	done, pubDone                                           atomic.Bool
 	errMu                                                   sync.Mutex
 	lastErr                                                 string
 }
@@ -130,7 +134,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w.sink.w = w
 	w.cmds = make(chan cmdReq, 4)
 	w.startCh = make(chan struct{})
-	w.lat, w.probe, w.closes = newHist(), newHist(), map[int]int{}
+	w.lat, w.probe, w.cross, w.closes = newHist(), newHist(), newHist(), map[int]int{}
 	w.rng = uint64(time.Now().UnixNano()) | 1
 	for _, t := range cfg.Targets {
 		w.dsts = append(w.dsts, unix.SockaddrInet4{Addr: t.Addr.Addr().As4(), Port: int(t.Addr.Port())})
@@ -152,6 +156,8 @@ func (w *Worker) Snapshot() Progress {
 		Failed: int(w.failed.Load()), Retries: int(w.retried.Load()), Closed: int(w.closed.Load()),
 		Messages: w.messages.Load(), Pings: w.pings.Load(), Done: w.done.Load(), LastErr: last,
 		Ready: w.ready.Load(), Minted: int(w.minted.Load()), MintSeconds: time.Duration(w.mintNanos.Load()).Seconds(),
+		Published: w.pubSent.Load(), PublishFailed: w.pubFailed.Load(), PublishDone: w.pubDone.Load(),
+		PublishSeconds: time.Duration(w.pubNanos.Load()).Seconds(),
 	}
 }
 
@@ -215,6 +221,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			inflight -= w.sweepStuck(now)
 		}
 		inflight += w.churnStep(now)
+		w.publishStep(now)
 		err := w.p.Wait(10, func(fd int, ev poller.Events) error {
 			if fd < 0 || fd >= len(w.table) {
 				return nil
@@ -451,13 +458,24 @@ type clientSink struct {
 
 // OnMessage counts the message; a broadcast from the benchmark carries its
 // send time ("bt", Unix ns) and adds receive − send to the histogram.
+//
+// In cluster mode the message also names the node it was published
+// through ("o", its WebSocket port): when that is not this connection's
+// server, the latency goes to the cross-node histogram too. Error
+// messages from the server are counted.
 func (k *clientSink) OnMessage(op wsproto.OpCode, p []byte) error {
 	k.w.messages.Add(1)
-	if sent, ok := sendTime(p); ok {
+	if sent, origin, ok := sendOrigin(p); ok {
 		k.c.bcast++
 		if d := time.Now().UnixNano() - sent; d > 0 {
-			_ = k.w.lat.RecordValue(max(d/1000, 1))
+			us := max(d/1000, 1)
+			_ = k.w.lat.RecordValue(us)
+			if origin != 0 && origin != k.w.dsts[k.c.target].Port {
+				_ = k.w.cross.RecordValue(us)
+			}
 		}
+	} else if bytes.HasPrefix(p, []byte(`{"type":"error"`)) {
+		k.w.errFrames++
 	}
 	return nil
 }
