@@ -7,7 +7,7 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME  ?= 15s
 # Fuzz targets (package:Target): `make test` runs each for $(FUZZTIME), `make
 # fuzz` for FUZZTIME when given (make fuzz FUZZTIME=10m), else 60s.
-FUZZ_TARGETS := ./wsproto:FuzzReader ./wsproto:FuzzHandshake ./wsproto:FuzzUTF8 ./app:FuzzEnvelope ./cluster:FuzzToken
+FUZZ_TARGETS := ./server:FuzzProxyHeader ./wsproto:FuzzReader ./wsproto:FuzzHandshake ./wsproto:FuzzUTF8 ./app:FuzzEnvelope ./cluster:FuzzToken
 FUZZ_LONG := $(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),60s)
 # `make conformance CONFORMANCE_REPORT=docs/conformance.md` also writes the table there.
 CONFORMANCE_REPORT ?=

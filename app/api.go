@@ -269,7 +269,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		st, cs := cl.Status(), cl.Stats()
 		out["cluster"] = map[string]any{
 			"state": st.State.String(), "reason": st.Reason, "nodes": append(cl.Nodes(), "(this node)"),
-			"published": cs.Published, "delivered": cs.Delivered, "holes": cs.Holes, "subscriptions": cs.Subscriptions,
+			"published": cs.Published, "delivered": cs.Delivered, "holes": cs.Holes, "reordered": cs.Reordered, "late": cs.Late, "subscriptions": cs.Subscriptions,
 		}
 	}
 	apiJSON(w, http.StatusOK, out)

@@ -104,6 +104,7 @@ type App struct {
 	proto *protocol
 	api   *API // nil until Start, and when the API is off
 	clu   clusterState
+	peers peerTable // the other nodes' figures, in a cluster
 }
 
 // New validates cfg and builds the engine, the hub and the protocol
@@ -126,6 +127,8 @@ func New(cfg Config) (*App, error) {
 	hc.MaxFDs = a.eng.MaxFDs()
 	if cfg.Cluster.Mode != cluster.ModeOff {
 		hc.OnMembers = a.onMembers
+		hc.OnPresence = a.presenceOut
+		hc.RoomCount = a.roomCount
 	}
 	set := a.eng.Metrics()
 	dur := set.NewHistogram("c1m_broadcast_duration_seconds")
@@ -198,6 +201,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 // stopBackground stops the App's own goroutines: the expiry checker, the
 // hub's, and the backplane (after the drain: nothing more to deliver).
 func (a *App) stopBackground() {
+	if a.peers.stop != nil {
+		close(a.peers.stop)
+		<-a.peers.done
+		a.peers.stop = nil
+	}
 	if a.clu.cl != nil {
 		a.clu.cl.Close()
 		a.clu.cl = nil

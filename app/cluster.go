@@ -50,6 +50,22 @@ func (a *App) onMembers(t broadcast.Target, before, after int) {
 	cl.SetCount(t, after)
 }
 
+// presenceOut sends this node's presence changes of a room to the other
+// nodes (the hub's presence goroutine).
+func (a *App) presenceOut(room string, joined, left []string) {
+	if cl := a.clu.cl; cl != nil {
+		_ = cl.PublishPresenceEvent(room, joined, left)
+	}
+}
+
+// roomCount is a room's members on every node, for presence events.
+func (a *App) roomCount(room string) int {
+	if cl := a.clu.cl; cl != nil {
+		return cl.RoomCount(room)
+	}
+	return 0
+}
+
 // fromCluster hands a message of the deployment's order to the local
 // fan-out (on the cluster's delivery goroutine: it must not block).
 func (a *App) fromCluster(m cluster.Message) {
@@ -84,6 +100,10 @@ func (a *App) startCluster() error {
 		return fmt.Errorf("cannot join the cluster: %w", err)
 	}
 	a.clu.cl = cl
+	cl.OnPresenceEvent(a.hub.MergePresence)
+	a.peers = peerTable{last: map[string]peerStatus{}, stop: make(chan struct{}), done: make(chan struct{})}
+	cl.OnNodeStatus(a.onNodeStatus)
+	go a.sendStatus()
 	set := a.eng.Metrics()
 	set.NewGauge("c1m_cluster_connected", func() float64 {
 		if cl.Status().State == cluster.StateReady {
@@ -96,6 +116,8 @@ func (a *App) startCluster() error {
 	set.NewGauge("c1m_cluster_publish_failures_total", stat(func(s cluster.Stats) float64 { return float64(s.Failed + s.Refused) }))
 	set.NewGauge("c1m_cluster_delivered_total", stat(func(s cluster.Stats) float64 { return float64(s.Delivered) }))
 	set.NewGauge("c1m_cluster_holes_total", stat(func(s cluster.Stats) float64 { return float64(s.Holes) }))
+	set.NewGauge("c1m_cluster_reordered_total", stat(func(s cluster.Stats) float64 { return float64(s.Reordered) }))
+	set.NewGauge("c1m_cluster_late_total", stat(func(s cluster.Stats) float64 { return float64(s.Late) }))
 	set.NewGauge("c1m_cluster_reconnects_total", stat(func(s cluster.Stats) float64 { return float64(s.Reconnects) }))
 	set.NewGauge("c1m_cluster_subscriptions", stat(func(s cluster.Stats) float64 { return float64(s.Subscriptions) }))
 	set.NewGauge("c1m_cluster_nodes", stat(func(s cluster.Stats) float64 { return float64(s.RemoteNodes + 1) }))

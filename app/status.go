@@ -25,8 +25,15 @@ func (a *API) startStatus(mux *http.ServeMux) error {
 	if path == "" {
 		path = server.DefaultPath
 	}
+	node := statusNode(eng)
+	var peers func() []web.Source
+	if a.app.clu.cl != nil {
+		node = a.app.cfg.Cluster.NodeName
+		peers = a.app.peerSources
+	}
 	st, err := web.New(web.Config{
-		Sources: []web.Source{{Node: statusNode(eng), Write: func(w io.Writer) error { eng.WriteMetrics(w); return nil }}},
+		Sources: []web.Source{{Node: node, Write: func(w io.Writer) error { eng.WriteMetrics(w); return nil }}},
+		Peers:   peers,
 		WSPort:  eng.Port(),
 		WSPath:  path,
 		Auth:    auth,

@@ -109,7 +109,7 @@ func (r *runner) settleRooms(pub *publisher, rooms int) error {
 		}
 		short := 0
 		for _, d := range ds {
-			short += d.Short
+			short += d.d.Short
 		}
 		if short == 0 {
 			r.logf("rooms: every member got a probe of its room after %d round(s), %.1f s", round, time.Since(start).Seconds())

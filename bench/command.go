@@ -11,10 +11,12 @@ type Command struct {
 	// WaitStart), "dump" (report and, with Reset, restart the histograms
 	// and counters), "slow" (stop reading on Fraction of the connections),
 	// "join" (join rooms of RoomSize by global connection index),
-	// "churn" (close and reopen Rate connections per second; 0 stops) or
+	// "churn" (close and reopen Rate connections per second; 0 stops),
 	// "publish" (send Count room_message frames of Size bytes of data to
 	// each room of RoomSize whose publisher this worker holds, paced so
-	// that all workers together send Rate per second; see publishRoom).
+	// that all workers together send Rate per second; see publishRoom) or
+	// "clock" (from now on, correct receive times by Offset: this host's
+	// clock minus the publisher's, freshly measured).
 	Cmd      string  `json:"cmd"`
 	Reset    bool    `json:"reset,omitempty"`
 	Expect   int     `json:"expect,omitempty"` // dump: broadcasts each connection should have
@@ -23,6 +25,7 @@ type Command struct {
 	Rate     int     `json:"rate,omitempty"`
 	Count    int     `json:"count,omitempty"`
 	Size     int     `json:"size,omitempty"`
+	Offset   int64   `json:"offset_ns,omitempty"` // clock: ns
 }
 
 // Dump is a worker's answer to a dump command.
@@ -53,6 +56,10 @@ type Dump struct {
 	// Closes counts close frames from the server by code.
 	Closes  map[int]int `json:"closes"`
 	Churned int         `json:"churned"`
+	// Early counts deliveries that arrived before their send time once
+	// the clock offset was subtracted (recorded as 1 µs): the offset's
+	// error was larger than their latency.
+	Early int `json:"early"`
 }
 
 // Latency histograms: 1 µs to 2 minutes at 3 significant digits.

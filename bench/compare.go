@@ -42,7 +42,9 @@ type CompareRow struct {
 var errCompareTargets = errors.New("cannot compare servers that are already running (--target): the orchestrator starts each server in turn")
 
 // RunCompare runs each server of cfg.Compare in turn, with the same
-// workers and scenarios, and writes one report to cfg.Out. Each run has
+// workers and scenarios, and writes one report to cfg.Out. When a run
+// lost workers mid-way it still writes the report and returns it with an
+// error wrapping ErrWorkersLost. Each run has
 // its own ports (BasePort moves up by the ports a run uses), so no client
 // socket of a run in TIME_WAIT meets the next run's server.
 func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
@@ -71,6 +73,7 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 		base = defaultBasePort
 	}
 	comp := &Comparison{Command: cfg.Command, Servers: cfg.Compare, Floor: cfg.Compare[0]}
+	var lost error
 	if slices.Contains(cfg.Compare, ServerRaw) {
 		comp.Floor = ServerRaw
 	}
@@ -85,8 +88,11 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 			fmt.Fprintf(c.Progress, "== %s (%d of %d) ==\n", name, i+1, len(cfg.Compare))
 		}
 		rep, err := run(ctx, c)
-		if err != nil {
+		if rep == nil {
 			return nil, fmt.Errorf("cannot run the %s server: %w", name, err)
+		}
+		if err != nil && lost == nil {
+			lost = fmt.Errorf("the %s server's run: %w", name, err) // ErrWorkersLost
 		}
 		comp.Runs = append(comp.Runs, rep)
 	}
@@ -98,7 +104,7 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 	if err := comp.write(cfg.Out); err != nil {
 		return comp, err
 	}
-	return comp, nil
+	return comp, lost
 }
 
 // measure reads one value of a run; ok false when the run has none.

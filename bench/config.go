@@ -33,6 +33,17 @@ type Config struct {
 	// deployment runs) or "discard" (the core server alone: no registry,
 	// no broadcast, for the idle memory of the connection layer).
 	Handler string
+	// Agents, when set, are the load generators: `c1m bench agent`
+	// addresses (host:port), and "local" for worker processes on this
+	// box beside them. The connections are spread evenly over them; an
+	// agent runs as many worker processes as its open-files limit needs.
+	// AgentKey is the agents' key (AgentKeyEnv).
+	Agents   []string
+	AgentKey string
+	// ServerHost is the address the local servers' WebSocket listeners
+	// bind, 127.0.0.1 by default; with agents on other hosts, one they
+	// reach. The publish API and metrics stay on 127.0.0.1.
+	ServerHost string
 	// Targets, when set, are servers already running (no local servers);
 	// Publish are their publish API URLs and APIKey the bearer key.
 	Targets []Target
@@ -157,6 +168,9 @@ func (c *Config) defaults() error {
 	if c.BasePort == 0 {
 		c.BasePort = defaultBasePort
 	}
+	if c.ServerHost == "" {
+		c.ServerHost = "127.0.0.1"
+	}
 	if c.RampTimeout == 0 {
 		c.RampTimeout = 10 * time.Minute
 	}
@@ -219,7 +233,7 @@ func (c *Config) defaults() error {
 	case c.Server != ServerC1M && c.has(ScenarioRooms):
 		return fmt.Errorf("cannot run the rooms scenario on the %s server: it has no rooms", c.Server)
 	}
-	return nil
+	return c.checkAgents()
 }
 
 // Servers the orchestrator can run.
@@ -263,7 +277,7 @@ func perProcessConns(limit uint64) int {
 	return int(limit) - 256
 }
 
-// plan fills in Servers and Workers from the open-files limit.
+// plan fills in Servers and (local) Workers from the open-files limit.
 func (c *Config) plan(limit uint64) error {
 	per := perProcessConns(limit)
 	if per < 1 {
@@ -273,14 +287,16 @@ func (c *Config) plan(limit uint64) error {
 	if c.Servers == 0 && len(c.Targets) == 0 {
 		c.Servers = need
 	}
+	local := c.localShare()
+	needLocal := (local + per - 1) / per
 	if c.Workers == 0 {
-		c.Workers = need
+		c.Workers = needLocal
 	}
 	if len(c.Targets) == 0 && (c.Conns+c.Servers-1)/c.Servers > per {
 		return fmt.Errorf("cannot hold %d connections on %d servers: each may hold %d under the open-files limit %d; use --servers %d or more", c.Conns, c.Servers, per, limit, need)
 	}
-	if (c.Conns+c.Workers-1)/c.Workers > per {
-		return fmt.Errorf("cannot open %d connections from %d workers: each may hold %d under the open-files limit %d; use --workers %d or more", c.Conns, c.Workers, per, limit, need)
+	if local > 0 && (local+c.Workers-1)/c.Workers > per {
+		return fmt.Errorf("cannot open %d connections from %d workers: each may hold %d under the open-files limit %d; use --workers %d or more", local, c.Workers, per, limit, needLocal)
 	}
 	return nil
 }

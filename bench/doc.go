@@ -17,6 +17,26 @@
 // the benchmark (bind before connect), because the kernel's ephemeral-port
 // search slows to a crawl as the range fills.
 //
+// Remote load generators: `c1m bench agent --listen ADDR` (Agent) runs
+// worker processes on another host for an orchestrator started with
+// `--agents host:port,...` (Config.Agents) and the same key. The
+// orchestrator spreads the connections evenly over the agents (and
+// "local"), and drives each remote worker with the very lines it writes
+// to a local one, over a TCP session the agent relays to the worker's
+// stdin and stdout (agentproto.go); every worker, local or remote, is one
+// worker value with a link. Each agent checks its room and its loadgen
+// tuning for its share before any server starts, the orchestrator
+// measures each agent's clock offset NTP-style (clock.go) and the
+// workers subtract it from receive times; the report has per-agent
+// figures, offsets and shortfalls. A worker lost mid-run (its agent
+// died, it went silent) is reported and the run goes on without it.
+//
+//	# on each load-generator host
+//	C1M_AGENT_KEY=... c1m bench agent --listen 10.0.0.2:7070
+//	# on the server box
+//	C1M_AGENT_KEY=... c1m bench --agents 10.0.0.2:7070,10.0.0.3:7070 \
+//		--server-host 10.0.0.1 --conns 1000000
+//
 // Usage (what `c1m bench` does):
 //
 //	w, err := bench.NewWorker(bench.WorkerConfig{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"c1m/sysctl"
@@ -18,11 +17,32 @@ type runner struct {
 	cfg     *Config
 	servers []*serverProc
 	workers []*worker
+	hosts   []*host // the load generators: local workers and agents
 	rep     *Report
 	st      *statusPrinter
 	// serversStart is when the local servers were started.
 	serversStart time.Time
+	stage        string // what the run is doing, for reports of lost workers
 }
+
+// ErrWorkersLost: the run finished, but some worker processes were lost
+// on the way (Report.Lost says which and when); the report covers the
+// others. Run returns it as a *LostError.
+var ErrWorkersLost = errors.New("bench: workers lost mid-run")
+
+// LostError says which workers a finished run lost; errors.Is matches it
+// to ErrWorkersLost.
+type LostError struct {
+	Lost    []string // one sentence per lost worker, as in Report.Lost
+	Workers int      // worker processes the run started
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("lost %d of %d worker processes mid-run (%s); the report covers the others", len(e.Lost), e.Workers, e.Lost[0])
+}
+
+// Is makes errors.Is(err, ErrWorkersLost) true.
+func (e *LostError) Is(target error) bool { return target == ErrWorkersLost }
 
 // Run executes the benchmark and writes its report to cfg.Out. With
 // cfg.Compare it runs each server of the list in turn and writes one
@@ -30,22 +50,24 @@ type runner struct {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(cfg.Compare) > 0 {
 		c, err := RunCompare(ctx, cfg)
-		if err != nil {
+		if c == nil {
 			return nil, err
 		}
-		return c.Runs[len(c.Runs)-1], nil
+		return c.Runs[len(c.Runs)-1], err
 	}
 	rep, err := run(ctx, cfg)
-	if err != nil {
+	if rep == nil {
 		return nil, err
 	}
-	if err := rep.write(cfg.Out); err != nil {
-		return rep, err
+	if werr := rep.write(cfg.Out); werr != nil {
+		return rep, werr
 	}
-	return rep, nil
+	return rep, err
 }
 
-// run executes one benchmark run and returns its report, unwritten.
+// run executes one benchmark run and returns its report, unwritten. When
+// workers were lost mid-run it returns the report and an error wrapping
+// ErrWorkersLost.
 func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -83,10 +105,20 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	var targets, publish []string
+	for _, t := range cfg.Targets {
+		targets = append(targets, t.String())
+	}
+	if len(cfg.Targets) == 0 {
+		targets = serverTargets(&cfg)
+	}
+	// The agents first: a wrong key, an unreachable agent or one without
+	// room for its share stops the run before any server starts.
+	r.hosts = newHosts(&cfg)
+	defer r.closeAgents()
+	if err := r.connectAgents(ctx, targets); err != nil {
+		return nil, err
+	}
 	if len(cfg.Targets) > 0 {
-		for _, t := range cfg.Targets {
-			targets = append(targets, t.String())
-		}
 		publish = cfg.Publish
 	} else {
 		r.serversStart = time.Now()
@@ -96,7 +128,6 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		for _, s := range r.servers {
-			targets = append(targets, "ws://127.0.0.1:"+strconv.Itoa(s.port)+"/ws")
 			publish = append(publish, s.publishURL())
 		}
 		if cfg.clustered() {
@@ -114,18 +145,22 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
-	r.workers, err = startWorkers(ctx, &cfg, targets)
-	defer stopWorkers(r.workers)
+	r.measureClocks("before the ramp")
+	err = r.startWorkers(ctx, targets)
+	defer func() { stopWorkers(r.workers) }()
 	if err != nil {
 		return nil, err
 	}
+	r.rep.Workers = len(r.workers)
 	if err := r.waitReady(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.ramp(ctx); err != nil {
 		return nil, err
 	}
-	r.hold(ctx)
+	if err := r.hold(ctx); err != nil {
+		return nil, err
+	}
 	if r.rep.After, err = sampleServers(r.servers); err != nil {
 		return nil, err
 	}
@@ -135,7 +170,10 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	total := sumProgress(r.workers)
 	r.rep.Held = total.Open
-	r.rep.finish(mem0, mem1)
+	for _, h := range r.hosts {
+		h.held = sumProgress(h.workers).Open
+	}
+	r.rep.finish(mem0, mem1, r.localSockets(r.rep.Held))
 	r.logf("held %d of %d; server user-space %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
 
 	pub, flood := newPublisher(publish, cfg.APIKey, cfg.Size), newPublisher(publish, cfg.APIKey, slowSize)
@@ -147,6 +185,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
+		r.stage = "during the " + sc + " scenario"
 		var res PhaseResult
 		switch sc {
 		case ScenarioIdle:
@@ -165,12 +204,22 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.logf("%s", res)
 		r.rep.Phases = append(r.rep.Phases, res)
+		if err := r.noteLost(); err != nil {
+			return nil, err
+		}
 	}
 	r.rep.ServerMetrics = scrapeMetrics(r.servers)
 	if cfg.clustered() {
 		r.rep.Nodes = nodeCounters(r.servers)
 	}
 	r.rep.ClosedByServer = sumProgress(r.workers).Closed
+	if len(cfg.Agents) > 0 {
+		r.rep.Agents = r.agentReports()
+		r.rep.Clock = clockMethod
+	}
+	if len(r.rep.Lost) > 0 {
+		return r.rep, &LostError{Lost: r.rep.Lost, Workers: len(r.workers)}
+	}
 	return r.rep, nil
 }
 
@@ -207,8 +256,12 @@ func (r *runner) waitReady(ctx context.Context) error {
 	if r.rep.Auth != "none" {
 		r.logf("minted %d %s tokens in %.2f s", r.cfg.Conns, r.rep.Auth, r.rep.TokenMintSeconds)
 	}
-	_, err := doAll(r.workers, Command{Cmd: "start"})
-	return err
+	if _, err := doAll(r.workers, Command{Cmd: "start"}); err != nil {
+		return err
+	}
+	// Lost at the start: the run stops, as for a worker that failed to
+	// get ready.
+	return workersFailed(r.workers)
 }
 
 // writePublicKey writes the public key of an RS256 or ES256 Minter to a
@@ -238,6 +291,7 @@ func writePublicKey(m *Minter) (string, error) {
 // ramp waits until every worker has opened or given up on its
 // connections, sampling memory against connections.
 func (r *runner) ramp(ctx context.Context) error {
+	r.stage = "during the ramp"
 	start := time.Now()
 	p := newProgressPrinter(r.cfg.Progress, r.cfg.Terminal)
 	var total Progress
@@ -247,11 +301,13 @@ func (r *runner) ramp(ctx context.Context) error {
 		rss := sumRSS(r.servers)
 		r.rep.addSample(time.Since(start), total.Open, rss)
 		p.print(total, r.cfg.Conns, rss, time.Since(start))
+		r.rampHosts(time.Since(start).Seconds())
+		if err := r.noteLost(); err != nil {
+			p.done()
+			return err
+		}
 		if allDone(r.workers) {
 			break
-		}
-		if err := workersFailed(r.workers); err != nil {
-			return err
 		}
 		if time.Since(start) > r.cfg.RampTimeout || ctx.Err() != nil {
 			break
@@ -259,6 +315,7 @@ func (r *runner) ramp(ctx context.Context) error {
 	}
 	p.done()
 	r.rep.Ramp = time.Since(start)
+	r.endRamp(r.rep.Ramp.Seconds())
 	r.rep.Opened = total.Open
 	r.rep.Failed = total.Failed
 	r.rep.Retries = total.Retries
@@ -266,7 +323,9 @@ func (r *runner) ramp(ctx context.Context) error {
 }
 
 // hold keeps the connections idle for Hold, sampling, and shows it.
-func (r *runner) hold(ctx context.Context) {
+func (r *runner) hold(ctx context.Context) error {
+	r.stage = "during the hold"
+	defer r.st.done()
 	start := time.Now()
 	end := start.Add(r.cfg.Hold)
 	cpu0 := sumCPU(r.servers)
@@ -282,6 +341,9 @@ func (r *runner) hold(ctx context.Context) {
 		r.rep.addSample(r.rep.Ramp+time.Since(start), t.Open, rss)
 		r.st.update("hold: %.0f of %.0f s, %d open, %d closed by the server, server RSS %.0f MiB",
 			time.Since(start).Seconds(), r.cfg.Hold.Seconds(), t.Open, t.Closed, float64(rss)/(1<<20))
+		if err := r.noteLost(); err != nil {
+			return err
+		}
 	}
-	r.st.done()
+	return r.noteLost()
 }

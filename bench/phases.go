@@ -95,6 +95,7 @@ type PhaseResult struct {
 type phaseRun struct {
 	r     *runner
 	res   PhaseResult
+	label string // the phase's name in the per-agent figures
 	start time.Time
 	cpu0  float64
 	msgs0 int64 // messages the workers had received at the start
@@ -108,10 +109,11 @@ type phaseRun struct {
 }
 
 func (r *runner) beginPhase(name string) (*phaseRun, error) {
+	r.updateClocks("before the " + name + " scenario")
 	if _, err := doAll(r.workers, Command{Cmd: "dump", Reset: true}); err != nil {
 		return nil, err
 	}
-	p := &phaseRun{r: r, res: PhaseResult{Name: name}, start: time.Now(), cpu0: sumCPU(r.servers), stop: make(chan struct{}),
+	p := &phaseRun{r: r, res: PhaseResult{Name: name}, label: name, start: time.Now(), cpu0: sumCPU(r.servers), stop: make(chan struct{}),
 		msgs0: sumProgress(r.workers).Messages}
 	if r.cfg.clustered() {
 		p.metrics0 = scrapeMetrics(r.servers)
@@ -155,7 +157,8 @@ func (p *phaseRun) waitComplete(expect int, timeout time.Duration) {
 			return
 		}
 		complete, open := 0, 0
-		for _, d := range ds {
+		for _, x := range ds {
+			d := x.d
 			complete += d.Complete
 			open += d.Open - d.Slow - d.Reconnected
 		}
@@ -179,8 +182,10 @@ func (p *phaseRun) end(expect int) (PhaseResult, error) {
 	res := p.res
 	res.Seconds = time.Since(p.start).Seconds()
 	res.Closes = map[int]int{}
+	p.r.hostPhases(p.label, ds)
 	var lat, probe, cross []*hdrhistogram.Snapshot
-	for _, d := range ds {
+	for _, x := range ds {
+		d := x.d
 		cross = append(cross, d.Cross)
 		res.ErrorMessages += d.Errors
 		res.Receivers += d.Open - d.Slow - d.Reconnected
@@ -254,6 +259,7 @@ func (r *runner) slowPhase(pub, flood *publisher) (PhaseResult, error) {
 	if err != nil {
 		return PhaseResult{}, err
 	}
+	p.label = ScenarioSlow + " (flood)"
 	for k := 1; k <= slowMessages; k++ {
 		if err := flood.toAll(k); err != nil {
 			return PhaseResult{}, err

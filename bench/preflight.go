@@ -14,11 +14,13 @@ func Preflight(cfg *Config) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Both ends of every connection live on this box: two kernel sockets
-	// (about 4.8 KB each, measured) and two user-space states (the
-	// server's ≤ 256 B, the worker's about 1 KB with its buffers), plus
-	// a fixed margin for the processes themselves.
-	need := int64(cfg.Conns)*2*(4800+640) + int64(cfg.Servers+cfg.Workers)*24<<20 + 256<<20
+	// Both ends of every connection opened here live on this box: two
+	// kernel sockets (about 4.8 KB each, measured) and two user-space
+	// states (the server's ≤ 256 B, the worker's about 1 KB with its
+	// buffers), plus a fixed margin for the processes themselves.
+	// Agents' connections have only their server end here.
+	local := cfg.localShare()
+	need := int64(cfg.Conns+local)*(4800+640) + int64(cfg.Servers+cfg.Workers)*24<<20 + 256<<20
 	if need > m.Available {
 		return nil, fmt.Errorf("cannot run %d connections: they need about %d MiB and %d MiB are available; lower --conns", cfg.Conns, need>>20, m.Available>>20)
 	}
@@ -27,11 +29,15 @@ func Preflight(cfg *Config) ([]string, error) {
 	// use the per-server and per-worker counts. The worker picks its own
 	// source ports, so ip_local_port_range does not limit it.
 	perServer := (cfg.Conns + max(cfg.Servers, 1) - 1) / max(cfg.Servers, 1)
-	perWorker := (cfg.Conns + max(cfg.Workers, 1) - 1) / max(cfg.Workers, 1)
-	for _, role := range []struct {
+	perWorker := (local + max(cfg.Workers, 1) - 1) / max(cfg.Workers, 1)
+	roles := []struct {
 		r     sysctl.Role
 		conns int
-	}{{sysctl.RoleServer, perServer}, {sysctl.RoleLoadgen, perWorker}} {
+	}{{sysctl.RoleServer, perServer}, {sysctl.RoleLoadgen, perWorker}}
+	if local == 0 {
+		roles = roles[:1] // the agents check their own
+	}
+	for _, role := range roles {
 		rows, err := sysctl.Check(sysctl.Env{}, role.conns, role.r)
 		if err != nil {
 			return nil, err

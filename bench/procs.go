@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,7 +52,18 @@ func serverAuthArgs(cfg *Config, pubKey string) (args, env []string) {
 	return []string{"--auth", "none"}, nil
 }
 
-// startServers starts cfg.Servers local servers; pubKey is the JWT public
+// serverTargets are the WebSocket URLs of the local servers startServers
+// starts: on cfg.ServerHost, ports from cfg.BasePort.
+func serverTargets(cfg *Config) []string {
+	var out []string
+	for i := 0; i < cfg.Servers; i++ {
+		out = append(out, "ws://"+cfg.ServerHost+":"+strconv.Itoa(cfg.BasePort+i)+"/ws")
+	}
+	return out
+}
+
+// startServers starts cfg.Servers local servers (their WebSocket
+// listeners on cfg.ServerHost, the rest on 127.0.0.1); pubKey is the JWT public
 // key file for c1m servers when the tokens are RS256 or ES256.
 func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverProc, error) {
 	var out []*serverProc
@@ -64,7 +76,7 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 			// The baseline serves its metrics and API on one listener.
 			s.mport = s.apiPort
 			args = []string{"bench", "baseline-serve",
-				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+				"--addr", cfg.ServerHost + ":" + strconv.Itoa(s.port),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
 				"--log-level", "error"}
 		case ServerRaw:
@@ -72,13 +84,13 @@ func startServers(ctx context.Context, cfg *Config, pubKey string) ([]*serverPro
 			// buffer, so that the slow scenario treats both alike.
 			s.mport = s.apiPort
 			args = []string{"bench", "raw-serve",
-				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+				"--addr", cfg.ServerHost + ":" + strconv.Itoa(s.port),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
 				"--max-pending", strconv.Itoa(benchMaxPending), "--sndbuf", "16384",
 				"--log-level", "error"}
 		default:
 			args = []string{"serve",
-				"--addr", "127.0.0.1:" + strconv.Itoa(s.port),
+				"--addr", cfg.ServerHost + ":" + strconv.Itoa(s.port),
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(s.mport),
 				"--api-addr", "127.0.0.1:" + strconv.Itoa(s.apiPort),
 				"--handler", cfg.Handler, "--log-level", "error",
@@ -152,15 +164,40 @@ func stopServers(servers []*serverProc) {
 	}
 }
 
-// worker is one `c1m bench worker` child process: commands go to its
-// stdin, progress and dumps come back as JSON lines on its stdout.
+// worker is one `c1m bench worker` process, local or on an agent, as
+// the orchestrator drives it: commands go to it as JSON lines, progress
+// and dumps come back as JSON lines, over its link (a pipe pair to a local
+// child, or an agent session that relays the same lines). Its methods are
+// safe from any goroutine.
 type worker struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	host  *host
+	name  string // "local worker 1", "agent 10.0.0.2:34001 worker 2"
+	link  workerLink
 	dumps chan Dump
 	mu    sync.Mutex
 	last  Progress
-	err   error
+	// err says why the worker ended or stopped answering before it was
+	// asked to stop; nil while it runs. Such a worker is lost: it takes
+	// no more commands and counts no more.
+	err      error
+	stopping bool
+	reported bool      // the runner has logged its loss
+	exit     *agentMsg // an agent's exit line, if one came
+}
+
+// workerLink carries one worker's lines. send and kill may be called from
+// any goroutine; output is read by readOutput alone, which calls wait
+// once the output has ended.
+type workerLink interface {
+	send(line []byte) error
+	output() io.Reader
+	// stop asks the worker to close its connections and exit.
+	stop()
+	// kill ends it (or the session to it) at once.
+	kill()
+	// wait reports how it ended: its exit line (agents) and the error
+	// that ended the output, if any.
+	wait(exit *agentMsg, readErr error) error
 }
 
 func (w *worker) progress() Progress {
@@ -169,13 +206,37 @@ func (w *worker) progress() Progress {
 	return w.last
 }
 
-// line is a worker's output line: a Progress or a Dump, by Type.
+// failed is why the worker was lost, nil while it runs.
+func (w *worker) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// fail records err as why the worker was lost (unless it already was, or
+// was being stopped), ends its link and returns the recorded error.
+func (w *worker) fail(err error) error {
+	w.mu.Lock()
+	if w.err == nil && !w.stopping {
+		w.err = err
+	}
+	err = w.err
+	w.mu.Unlock()
+	w.link.kill()
+	if err == nil {
+		err = errors.New("it was stopped")
+	}
+	return err
+}
+
+// line is a worker's output line: a Progress, a Dump or an agent's exit
+// line, by Type.
 type line struct {
 	Type string `json:"type"`
 }
 
-func (w *worker) readOutput(r io.Reader) {
-	sc := bufio.NewScanner(r)
+func (w *worker) readOutput() {
+	sc := bufio.NewScanner(w.link.output())
 	sc.Buffer(make([]byte, 1<<20), 64<<20) // dumps carry histograms
 	for sc.Scan() {
 		var l line
@@ -193,122 +254,192 @@ func (w *worker) readOutput(r io.Reader) {
 		case "dump":
 			var d Dump
 			if json.Unmarshal(sc.Bytes(), &d) == nil {
-				w.dumps <- d
+				// Only a command waits for a dump; one that comes after
+				// its command gave up is dropped.
+				select {
+				case w.dumps <- d:
+				default:
+				}
+			}
+		case "exit":
+			var m agentMsg
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				w.mu.Lock()
+				w.exit = &m
+				w.mu.Unlock()
 			}
 		}
 	}
-	err := w.cmd.Wait()
 	w.mu.Lock()
-	if err != nil && !w.last.Done {
+	exit := w.exit
+	w.mu.Unlock()
+	err := w.link.wait(exit, sc.Err())
+	w.mu.Lock()
+	if w.err == nil && !w.stopping {
+		if err == nil {
+			err = errors.New("it exited")
+		}
 		w.err = err
 	}
 	w.mu.Unlock()
 	close(w.dumps)
 }
 
-// do sends cmd and waits for the worker's reply.
+// commandTimeout bounds the wait for a worker's answer to one command.
+const commandTimeout = 60 * time.Second
+
+// do sends cmd and waits for the worker's reply. A worker that cannot
+// take it or does not answer within commandTimeout is lost.
 func (w *worker) do(cmd Command) (Dump, error) {
-	b, _ := json.Marshal(cmd)
-	if _, err := w.stdin.Write(append(b, '\n')); err != nil {
-		return Dump{}, fmt.Errorf("cannot command worker: %w", err)
+	if err := w.failed(); err != nil {
+		return Dump{}, err
 	}
+	b, _ := json.Marshal(cmd)
+	if err := w.link.send(append(b, '\n')); err != nil {
+		return Dump{}, w.fail(fmt.Errorf("cannot send it %q: %w", cmd.Cmd, err))
+	}
+	t := time.NewTimer(commandTimeout)
+	defer t.Stop()
 	select {
 	case d, ok := <-w.dumps:
 		if !ok {
-			return Dump{}, fmt.Errorf("cannot command worker: it exited")
+			return Dump{}, w.fail(errors.New("it exited"))
 		}
 		return d, nil
-	case <-time.After(60 * time.Second):
-		return Dump{}, fmt.Errorf("cannot command worker: no answer to %q in 60s", cmd.Cmd)
+	case <-t.C:
+		return Dump{}, w.fail(fmt.Errorf("no answer to %q in %v", cmd.Cmd, commandTimeout))
 	}
 }
 
-// doAll runs cmd on every worker at once and returns their replies.
-func doAll(ws []*worker, cmd Command) ([]Dump, error) {
-	out := make([]Dump, len(ws))
-	errs := make([]error, len(ws))
+// reply is one worker's answer to a command.
+type reply struct {
+	w *worker
+	d Dump
+}
+
+// doAll runs cmd on every live worker of ws at once and returns the
+// answers. A worker that does not answer is lost (the runner reports it)
+// and left out; the error is for when no worker answered.
+func doAll(ws []*worker, cmd Command) ([]reply, error) {
+	live := liveWorkers(ws)
+	out := make([]reply, len(live))
+	errs := make([]error, len(live))
 	var wg sync.WaitGroup
-	for i, w := range ws {
+	for i, w := range live {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = w.do(cmd)
+			out[i].w = w
+			out[i].d, errs[i] = w.do(cmd)
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	var got []reply
+	var first error
+	for i := range live {
+		if errs[i] == nil {
+			got = append(got, out[i])
+		} else if first == nil {
+			first = fmt.Errorf("%s: %w", live[i].name, errs[i])
 		}
 	}
-	return out, nil
+	if len(got) == 0 {
+		if first == nil {
+			first = errNoWorkers
+		}
+		return nil, fmt.Errorf("cannot run %q: no worker answered: %w", cmd.Cmd, first)
+	}
+	return got, nil
 }
 
-func startWorkers(ctx context.Context, cfg *Config, targets []string) ([]*worker, error) {
+// errNoWorkers: every worker of the run was lost.
+var errNoWorkers = errors.New("bench: every worker was lost")
+
+// liveWorkers are the workers of ws not lost.
+func liveWorkers(ws []*worker) []*worker {
 	var out []*worker
-	first := 0
-	for i := 0; i < cfg.Workers; i++ {
-		n := cfg.Conns / cfg.Workers
-		if i < cfg.Conns%cfg.Workers {
-			n++
+	for _, w := range ws {
+		if w.failed() == nil {
+			out = append(out, w)
 		}
-		// Each worker spreads its connections over every server, so the
-		// servers fill evenly whatever the worker count.
-		args := []string{"bench", "worker", "--conns", strconv.Itoa(n), "--first", strconv.Itoa(first),
-			"--total", strconv.Itoa(cfg.Conns), "--probes", strconv.Itoa(cfg.Probes),
-			"--targets", strings.Join(rotate(targets, i), ","), "--sources", formatSources(cfg.Sources)}
-		if cfg.Rate > 0 {
-			args = append(args, "--rate", strconv.Itoa(max(cfg.Rate/cfg.Workers, 1)))
-		}
-		// Keep about 16,384 attempts in flight over all workers: enough
-		// to fill every accept queue, few enough that a queue never
-		// overflows into SYN retransmissions.
-		args = append(args, "--in-flight", strconv.Itoa(max(16384/cfg.Workers, 64)), "--retries", "10")
-		if cfg.has(ScenarioSlow) {
-			args = append(args, "--slow-fraction", strconv.FormatFloat(cfg.SlowFraction, 'g', -1, 64))
-		}
-		// Every worker mints its tokens, then waits for "start": the ramp
-		// is timed from the moment all of them are ready.
-		args = append(args, "--wait-start")
-		var env []string
-		switch {
-		case cfg.JWTSecret != "":
-			env = []string{benchJWTSecretEnv + "=" + cfg.JWTSecret}
-		case cfg.JWTPrivateKey != "":
-			args = append(args, "--jwt-private-key", cfg.JWTPrivateKey)
-		}
-		first += n
-		w := &worker{cmd: exec.CommandContext(ctx, cfg.Exe, args...), dumps: make(chan Dump, 1)}
-		w.cmd.Env = childEnv(cfg, env...)
-		w.cmd.Cancel = func() error { return w.cmd.Process.Signal(syscall.SIGTERM) }
-		w.cmd.WaitDelay = 20 * time.Second
-		w.cmd.Stderr = os.Stderr
-		stdout, err := w.cmd.StdoutPipe()
-		if err != nil {
-			return out, err
-		}
-		if w.stdin, err = w.cmd.StdinPipe(); err != nil {
-			return out, err
-		}
-		if err := w.cmd.Start(); err != nil {
-			return out, fmt.Errorf("cannot start worker %d: %w", i, err)
-		}
-		go w.readOutput(stdout)
-		out = append(out, w)
 	}
-	return out, nil
+	return out
 }
 
-// stopWorkers asks every worker to close its connections and exit.
+// localLink is a local worker child process and its pipes.
+type localLink struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.Reader
+}
+
+func (l *localLink) send(b []byte) error { _, err := l.stdin.Write(b); return err }
+func (l *localLink) output() io.Reader   { return l.stdout }
+func (l *localLink) stop()               { _ = l.cmd.Process.Signal(syscall.SIGTERM) }
+func (l *localLink) kill()               { _ = l.cmd.Process.Kill() }
+func (l *localLink) wait(*agentMsg, error) error {
+	return l.cmd.Wait()
+}
+
+// startLocalWorker starts one local worker process for spec.
+func startLocalWorker(ctx context.Context, cfg *Config, spec WorkerSpec) (*localLink, error) {
+	args := append([]string{"bench", "worker"}, spec.args(formatSources(cfg.Sources), "")...)
+	var env []string
+	switch {
+	case cfg.JWTSecret != "":
+		env = []string{benchJWTSecretEnv + "=" + cfg.JWTSecret}
+	case cfg.JWTPrivateKey != "":
+		args = append(args, "--jwt-private-key", cfg.JWTPrivateKey)
+	}
+	l := &localLink{cmd: exec.CommandContext(ctx, cfg.Exe, args...)}
+	l.cmd.Env = childEnv(cfg, env...)
+	l.cmd.Cancel = func() error { return l.cmd.Process.Signal(syscall.SIGTERM) }
+	l.cmd.WaitDelay = 20 * time.Second
+	l.cmd.Stderr = os.Stderr
+	var err error
+	if l.stdout, err = l.cmd.StdoutPipe(); err != nil {
+		return nil, err
+	}
+	if l.stdin, err = l.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := l.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// stopWorkers asks every worker to close its connections and exit, and
+// waits for each (a lost one is ended at once), at most stopTimeout.
 func stopWorkers(ws []*worker) {
 	for _, w := range ws {
-		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		w.mu.Lock()
+		w.stopping = true
+		lost := w.err != nil
+		w.mu.Unlock()
+		if lost {
+			w.link.kill()
+		} else {
+			w.link.stop()
+		}
 	}
+	deadline := time.After(stopTimeout)
 	for _, w := range ws {
-		for range w.dumps {
+		for done := false; !done; {
+			select {
+			case _, ok := <-w.dumps:
+				done = !ok
+			case <-deadline:
+				w.link.kill()
+				deadline = nil // wait for the rest, now killed
+			}
 		}
 	}
 }
+
+// stopTimeout bounds stopWorkers before it kills: a worker closes its
+// connections in seconds.
+const stopTimeout = 30 * time.Second
 
 // rotate starts the target list at offset i so that workers begin on
 // different servers.
@@ -317,9 +448,10 @@ func rotate(s []string, i int) []string {
 	return append(append([]string(nil), s[i:]...), s[:i]...)
 }
 
+// sumProgress adds up the live workers' progress.
 func sumProgress(ws []*worker) Progress {
 	var t Progress
-	for _, w := range ws {
+	for _, w := range liveWorkers(ws) {
 		p := w.progress()
 		t.Open += p.Open
 		t.Pending += p.Pending
@@ -335,8 +467,10 @@ func sumProgress(ws []*worker) Progress {
 	return t
 }
 
+// allDone reports whether every live worker has opened or given up on
+// every connection.
 func allDone(ws []*worker) bool {
-	for _, w := range ws {
+	for _, w := range liveWorkers(ws) {
 		if !w.progress().Done {
 			return false
 		}
@@ -344,13 +478,11 @@ func allDone(ws []*worker) bool {
 	return true
 }
 
+// workersFailed is the first lost worker's error, nil if none.
 func workersFailed(ws []*worker) error {
-	for i, w := range ws {
-		w.mu.Lock()
-		err := w.err
-		w.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("worker %d stopped: %w", i, err)
+	for _, w := range ws {
+		if err := w.failed(); err != nil {
+			return fmt.Errorf("%s stopped: %w", w.name, err)
 		}
 	}
 	return nil
@@ -364,12 +496,12 @@ func workersFailed(ws []*worker) error {
 // probe RTT p99 66 ms against 323 ms, broadcasts unchanged.
 //
 // JWT settings of the orchestrator's own environment (C1M_JWT_*, a
-// developer's shell) are left out, so that only the run's own (extra)
+// developer's shell) and the agent key are left out, so that only the run's own (extra)
 // reach the children: c1m serve would read them as flags.
 func childEnv(cfg *Config, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "C1M_JWT_") && !strings.HasPrefix(kv, benchJWTSecretEnv+"=") {
+		if !strings.HasPrefix(kv, "C1M_JWT_") && !strings.HasPrefix(kv, benchJWTSecretEnv+"=") && !strings.HasPrefix(kv, AgentKeyEnv+"=") {
 			env = append(env, kv)
 		}
 	}

@@ -76,6 +76,15 @@ type Report struct {
 	Phases        []PhaseResult      `json:"phases"`
 	ServerMetrics map[string]float64 `json:"server_metrics"`
 	Preflight     []string           `json:"preflight"`
+
+	// Agents are the load generators of a run with --agents, each with
+	// its share and figures (report_agents.go); Clock says how their
+	// clocks were reconciled with the publisher's.
+	Agents []AgentReport `json:"agents,omitempty"`
+	Clock  string        `json:"clock,omitempty"`
+	// Lost lists the worker processes lost mid-run (an agent that died,
+	// a worker that exited or went silent); the figures cover the rest.
+	Lost []string `json:"lost,omitempty"`
 }
 
 // Machine names the box the run measured.
@@ -121,7 +130,10 @@ func (r *Report) addSample(t time.Duration, open int, rss int64) {
 	r.Samples = append(r.Samples, Sample{T: t.Seconds(), Open: open, RSS: rss})
 }
 
-func (r *Report) finish(before, after MemInfo) {
+// finish computes the derived figures; sockets is how many sockets of the
+// held connections live in this box's kernel (2 × Held when both ends run
+// here).
+func (r *Report) finish(before, after MemInfo, sockets int) {
 	r.RampSeconds = r.Ramp.Seconds()
 	if r.RampSeconds > 0 {
 		r.ConnRate = float64(r.Opened) / r.RampSeconds
@@ -133,7 +145,9 @@ func (r *Report) finish(before, after MemInfo) {
 	}
 	if r.Held > 0 {
 		r.ServerBytesPerConn = float64(a-b) / float64(r.Held)
-		r.KernelBytesPerSocket = float64(after.Slab-before.Slab) / float64(2*r.Held)
+	}
+	if sockets > 0 {
+		r.KernelBytesPerSocket = float64(after.Slab-before.Slab) / float64(sockets)
 	}
 	r.BoxUsedBytes = after.Total - after.Available
 }
@@ -289,7 +303,11 @@ func (r *Report) markdownBody(b *strings.Builder) {
 		row("publishing", "%s", r.PublishVia)
 	}
 	row("server user-space memory per connection (RSS delta / N)", "%.0f B", r.ServerBytesPerConn)
-	row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
+	if len(r.Agents) > 0 {
+		row("kernel memory per socket on this box (Slab delta / its sockets)", "%.0f B", r.KernelBytesPerSocket)
+	} else {
+		row("kernel memory per socket (Slab delta / 2N)", "%.0f B", r.KernelBytesPerSocket)
+	}
 	row("whole box memory in use at full count", "%.2f GiB", float64(r.BoxUsedBytes)/(1<<30))
 	if len(r.Phases) > 0 {
 		fmt.Fprintf(b, "\n| scenario | messages | receivers complete | latency p50 / p90 / p99 / p99.9 / max (ms) | probe RTT p99 (ms) | deliveries (per second) | server CPU per delivery | server RSS before → peak | closes seen by clients |\n|---|---|---|---|---|---|---|---|---|\n")
@@ -303,6 +321,8 @@ func (r *Report) markdownBody(b *strings.Builder) {
 	if r.Cluster != "" && len(r.Phases) > 0 {
 		clusterTable(b, r.Phases)
 	}
+	r.markdownAgents(b)
+	r.markdownLost(b)
 	if len(r.Preflight) > 0 {
 		fmt.Fprintf(b, "\nPreflight (what this box lacks for a run of this size):\n\n")
 		for _, n := range r.Preflight {

@@ -26,9 +26,9 @@ func (w *Worker) Do(cmd Command) (Dump, error) {
 	case "start":
 		w.startOnce.Do(func() { close(w.startCh) })
 		return Dump{}, nil
-	case "dump", "slow", "join", "churn", "publish":
+	case "dump", "slow", "join", "churn", "publish", "clock":
 	default:
-		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join, churn or publish", cmd.Cmd)
+		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join, churn, publish or clock", cmd.Cmd)
 	}
 	r := cmdReq{cmd: cmd, reply: make(chan Dump, 1)}
 	w.cmds <- r
@@ -60,6 +60,8 @@ func (w *Worker) runCommands() {
 				w.churnDue = 0
 			case "publish":
 				w.startPublish(r.cmd.RoomSize, r.cmd.Count, r.cmd.Rate, r.cmd.Size, time.Now())
+			case "clock":
+				w.clockShift = int64(w.cfg.ClockSkew) - r.cmd.Offset
 			}
 			r.reply <- d
 		default:
@@ -70,7 +72,7 @@ func (w *Worker) runCommands() {
 
 func (w *Worker) dump(expect int, reset bool) Dump {
 	d := Dump{Type: "dump", Latency: w.lat.Export(), Probe: w.probe.Export(), Closes: map[int]int{}, Churned: w.churned,
-		Errors: w.errFrames}
+		Errors: w.errFrames, Early: w.early}
 	if w.cross.TotalCount() > 0 {
 		d.Cross = w.cross.Export()
 	}
@@ -109,6 +111,7 @@ func (w *Worker) dump(expect int, reset bool) Dump {
 		w.errFrames = 0
 		clear(w.closes)
 		w.churned = 0
+		w.early = 0
 	}
 	return d
 }
@@ -200,7 +203,7 @@ func (w *Worker) churnStep(now time.Time) int {
 		w.open.Add(-1)
 		w.churnDue--
 		w.churned++
-		if w.startConnRound(idx, 0, round) {
+		if w.startConnRound(idx, 0, round, true) {
 			started++
 		}
 	}

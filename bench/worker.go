@@ -41,6 +41,21 @@ type WorkerConfig struct {
 	// WaitStart holds the connects, once the tokens are minted, until the
 	// "start" command, so that the orchestrator times the ramp alone.
 	WaitStart bool
+	// EndpointFirst and EndpointTotal place the connections among this
+	// host's source addresses and ports (Endpoint): connection idx takes
+	// index EndpointFirst+idx, plus EndpointTotal per churn round. An
+	// agent's workers count from the start of the agent's share, so that
+	// each agent has its whole port range whatever its global First.
+	// EndpointTotal 0 means First and Total (every worker on one host).
+	EndpointFirst, EndpointTotal int
+	// ClockOffset is this host's clock minus the publisher's, as the
+	// orchestrator measured it (zero on the orchestrator's own box); it is
+	// subtracted from every delivery's receive time. The "clock" command
+	// replaces it.
+	ClockOffset time.Duration
+	// ClockSkew is a test aid: it moves this worker's clock by that much,
+	// as a host whose clock is off would be (zero in real runs).
+	ClockSkew time.Duration
 }
 
 func (c WorkerConfig) total() int {
@@ -48,6 +63,15 @@ func (c WorkerConfig) total() int {
 		return c.Total
 	}
 	return c.First + c.Conns
+}
+
+// endpoint is the Endpoint index of connection idx in its round-th
+// reconnection (see EndpointFirst).
+func (c WorkerConfig) endpoint(idx int, round uint8) int {
+	if c.EndpointTotal > 0 {
+		return c.EndpointFirst + idx + int(round)*c.EndpointTotal
+	}
+	return c.First + idx + int(round)*c.total()
 }
 
 // Defaults for WorkerConfig's zero fields.
@@ -80,7 +104,10 @@ func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 	if c.Retries == 0 {
 		c.Retries = DefaultRetries
 	}
-	if _, _, err := Endpoint(c.Sources, c.PortBase, c.PortMax, c.First+c.Conns-1); err != nil {
+	if c.PortBase < 1 || c.PortMax > 65535 || c.PortMax < c.PortBase {
+		return c, fmt.Errorf("cannot start worker: source ports %d-%d are not a range of 1-65535", c.PortBase, c.PortMax)
+	}
+	if _, _, err := Endpoint(c.Sources, c.PortBase, c.PortMax, c.endpoint(c.Conns-1, 0)); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -51,6 +51,8 @@ const (
 type retry struct {
 	idx      int32
 	attempts uint8
+	round    uint8 // its endpoint round (startConnRound)
+	rejoin   bool  // a churn reconnection
 	due      time.Time
 }
 
@@ -90,6 +92,10 @@ type Worker struct {
 	lastProbe time.Time
 	lastSweep time.Time
 	rng       uint64
+	// clockShift is added to the receive time of a delivery before its
+	// send time is subtracted: ClockSkew − ClockOffset, in ns.
+	clockShift int64
+	early      int // deliveries before their send time, since the reset
 
 	startCh   chan struct{} // closed by the "start" command
 	startOnce sync.Once
@@ -136,6 +142,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w.startCh = make(chan struct{})
 	w.lat, w.probe, w.cross, w.closes = newHist(), newHist(), newHist(), map[int]int{}
 	w.rng = uint64(time.Now().UnixNano()) | 1
+	w.clockShift = int64(cfg.ClockSkew - cfg.ClockOffset)
 	for _, t := range cfg.Targets {
 		w.dsts = append(w.dsts, unix.SockaddrInet4{Addr: t.Addr.Addr().As4(), Port: int(t.Addr.Port())})
 		w.reqs = append(w.reqs, upgradeHead(t))
@@ -202,7 +209,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		for inflight < w.cfg.MaxInFlight && len(w.retries) > 0 && !w.retries[0].due.After(now) {
 			r := w.retries[0]
 			w.retries = w.retries[1:]
-			if w.startConn(int(r.idx), r.attempts) {
+			if w.startConnRound(int(r.idx), r.attempts, r.round, r.rejoin) {
 				inflight++
 			}
 		}
@@ -247,15 +254,19 @@ func (w *Worker) Run(ctx context.Context) error {
 // startConn starts connection idx's attempt; false when it failed at once
 // (then it is retried or counted failed).
 func (w *Worker) startConn(idx int, attempts uint8) bool {
-	return w.startConnRound(idx, attempts, 0)
+	return w.startConnRound(idx, attempts, 0, false)
 }
 
-// startConnRound is startConn for the round-th reconnection of idx (churn):
-// each round takes the endpoint one Total further, so a reconnect never
-// reuses the source address and port of a socket still in TIME_WAIT.
-func (w *Worker) startConnRound(idx int, attempts, round uint8) bool {
+// startConnRound is startConn on idx's round-th endpoint: each round takes
+// the endpoint one Total (EndpointTotal) further. Churn takes the next
+// round for each reconnection (rejoin), so that a reconnect never reuses
+// the source address and port of a socket still in TIME_WAIT; so does an
+// attempt whose endpoint another socket of this host holds (a listener on
+// that port: bind fails with EADDRINUSE), so that it is not retried in
+// vain.
+func (w *Worker) startConnRound(idx int, attempts, round uint8, rejoin bool) bool {
 	t := idx % len(w.dsts)
-	src, port, err := Endpoint(w.cfg.Sources, w.cfg.PortBase, w.cfg.PortMax, w.cfg.First+idx+int(round)*w.cfg.total())
+	src, port, err := Endpoint(w.cfg.Sources, w.cfg.PortBase, w.cfg.PortMax, w.cfg.endpoint(idx, round))
 	if err == nil {
 		var fd int
 		rcvbuf := 0
@@ -273,7 +284,7 @@ func (w *Worker) startConnRound(idx int, attempts, round uint8) bool {
 				if idx < w.cfg.Probes {
 					w.table[fd].flags = ccProbe
 				}
-				if round > 0 {
+				if rejoin {
 					w.table[fd].flags |= ccReconnected
 				}
 				if err = w.p.Add(fd, poller.EventWrite); err == nil {
@@ -284,26 +295,30 @@ func (w *Worker) startConnRound(idx int, attempts, round uint8) bool {
 			}
 		}
 	}
-	w.fail(int32(idx), attempts, err)
+	if errors.Is(err, unix.EADDRINUSE) && round < 255 {
+		round++
+	}
+	w.fail(int32(idx), attempts, round, rejoin, err)
 	return false
 }
 
-// fail schedules a retry with exponential backoff, or counts a failure.
-func (w *Worker) fail(idx int32, attempts uint8, err error) {
+// fail schedules a retry of idx on its round-th endpoint with exponential
+// backoff, or counts a failure.
+func (w *Worker) fail(idx int32, attempts, round uint8, rejoin bool, err error) {
 	if int(attempts) >= w.cfg.Retries {
 		w.failed.Add(1)
 		w.setErr(err)
 		return
 	}
 	backoff := min(50*time.Millisecond<<attempts, 2*time.Second)
-	w.retries = append(w.retries, retry{idx: idx, attempts: attempts + 1, due: time.Now().Add(backoff)})
+	w.retries = append(w.retries, retry{idx: idx, attempts: attempts + 1, round: round, rejoin: rejoin, due: time.Now().Add(backoff)})
 	w.retried.Add(1)
 	w.setErr(err)
 }
 
 // drop closes fd; an unfinished connection is retried.
 func (w *Worker) drop(fd int, c *cconn, err error) {
-	state, idx, attempts := c.state, c.idx, c.attempts
+	state, idx, attempts, round, rejoin := c.state, c.idx, c.attempts, c.round, c.flags&ccReconnected != 0
 	if c.rd != nil {
 		c.rd.Reset()
 	}
@@ -311,7 +326,7 @@ func (w *Worker) drop(fd int, c *cconn, err error) {
 	_ = unix.Close(fd)
 	switch state {
 	case csConnecting, csHandshake:
-		w.fail(idx, attempts, err)
+		w.fail(idx, attempts, round, rejoin, err)
 	case csOpen:
 		w.open.Add(-1)
 		w.closed.Add(1)
@@ -457,7 +472,10 @@ type clientSink struct {
 }
 
 // OnMessage counts the message; a broadcast from the benchmark carries its
-// send time ("bt", Unix ns) and adds receive − send to the histogram.
+// send time ("bt", Unix ns, the publisher's clock) and adds receive − send
+// to the histogram, the receive time corrected by this host's clock
+// offset. A delivery that still seems to arrive before it was sent (the
+// correction's error exceeds the latency) is recorded as 1 µs and counted.
 //
 // In cluster mode the message also names the node it was published
 // through ("o", its WebSocket port): when that is not this connection's
@@ -467,12 +485,14 @@ func (k *clientSink) OnMessage(op wsproto.OpCode, p []byte) error {
 	k.w.messages.Add(1)
 	if sent, origin, ok := sendOrigin(p); ok {
 		k.c.bcast++
-		if d := time.Now().UnixNano() - sent; d > 0 {
-			us := max(d/1000, 1)
-			_ = k.w.lat.RecordValue(us)
-			if origin != 0 && origin != k.w.dsts[k.c.target].Port {
-				_ = k.w.cross.RecordValue(us)
-			}
+		d := time.Now().UnixNano() + k.w.clockShift - sent
+		if d <= 0 {
+			k.w.early++
+		}
+		us := max(d/1000, 1)
+		_ = k.w.lat.RecordValue(us)
+		if origin != 0 && origin != k.w.dsts[k.c.target].Port {
+			_ = k.w.cross.RecordValue(us)
 		}
 	} else if bytes.HasPrefix(p, []byte(`{"type":"error"`)) {
 		k.w.errFrames++

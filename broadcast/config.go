@@ -74,6 +74,15 @@ type Config struct {
 	// be quick and must not call the Hub. (The cluster subscribes to a
 	// target while it has local members and shares the counts.)
 	OnMembers func(t Target, before, after int)
+	// OnPresence, if set, receives every room's local presence changes
+	// once per PresenceWindow (users who joined and who left on this
+	// node, net of flapping), whether or not a local member asked for
+	// presence events: the cluster passes them to the other nodes. It
+	// runs on the presence goroutine.
+	OnPresence func(room string, joined, left []string)
+	// RoomCount, if set, gives the member count a presence event carries
+	// (the cluster's count over every node); nil counts this node's.
+	RoomCount func(room string) int
 	// MaxSyncFrames caps the live messages a joining connection's
 	// catch-up (JoinFrom … EndSync) holds back while its history is
 	// fetched, 1,024; past it the rest is announced by a gap notice.

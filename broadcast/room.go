@@ -11,7 +11,10 @@ type room struct {
 	index    map[ConnID]int32 // position in members
 	presence map[ConnID]bool  // members that asked for presence events
 	pending  map[string]int   // presence: net joins per user in this window
-	gone     bool             // removed from the hub (empty)
+	// remoteJoined and remoteLeft are other nodes' changes for this
+	// window (MergePresence), at most maxRemotePresence names each.
+	remoteJoined, remoteLeft []string
+	gone                     bool // removed from the hub (empty)
 
 	stream stream
 }
@@ -87,7 +90,7 @@ func (h *Hub) join(c ConnID, name string, presence, sync bool) (int, error) {
 		}
 		n := len(r.members)
 		h.membersChanged(r.stream.target, n-1, n)
-		if m.user != nil && len(r.presence) > 0 {
+		if m.user != nil && h.tracksPresence(r) {
 			r.pending[m.user.name]++
 			h.markPresence(r)
 		}
@@ -149,7 +152,7 @@ func (h *Hub) removeFromRoom(r *room, c ConnID, u *user) {
 		delete(r.index, c)
 		delete(r.presence, c)
 		h.membersChanged(r.stream.target, len(r.members)+1, len(r.members))
-		if u != nil && len(r.presence) > 0 {
+		if u != nil && h.tracksPresence(r) {
 			r.pending[u.name]--
 			h.markPresence(r)
 		}

@@ -54,7 +54,9 @@ type Cluster struct {
 	histN   atomic.Int64        // history requests queued or in flight
 
 	interests
-	presence *presence
+	presence     *presence
+	onPresEvent  atomic.Pointer[PresenceEventFunc]
+	onNodeStatus atomic.Pointer[NodeStatusFunc]
 
 	connected  atomic.Bool
 	streamOK   atomic.Bool
@@ -67,7 +69,7 @@ type Cluster struct {
 }
 
 type counters struct {
-	published, failed, refused, delivered, holes, slow, reconnects, foreign atomic.Int64
+	published, failed, refused, delivered, holes, reordered, late, slow, reconnects, foreign atomic.Int64
 }
 
 // New starts a node's backplane: the embedded server when
@@ -199,6 +201,12 @@ func (c *Cluster) startSubscriptions() error {
 		return fmt.Errorf("cannot subscribe to the reply inbox: %w", err)
 	}
 	if err := c.presence.subscribe(); err != nil {
+		return err
+	}
+	if err := c.subscribePresenceEvents(); err != nil {
+		return err
+	}
+	if err := c.subscribeNodeStatus(); err != nil {
 		return err
 	}
 	all, err := c.subj.live(allTarget)

@@ -67,6 +67,8 @@ const (
 	DefaultRequestTimeout     = 5 * time.Second
 	DefaultDeliveryQueue      = 65536
 	DefaultMaxInterest        = 1 << 20
+	DefaultReorderWait        = 100 * time.Millisecond
+	DefaultMaxReorder         = 1024
 	DefaultPresenceInterval   = 3 * time.Second
 	DefaultPresenceTTL        = 10 * time.Second
 	DefaultPresenceDebounce   = 200 * time.Millisecond
@@ -158,6 +160,12 @@ type Config struct {
 	DeliveryQueue int
 	// MaxInterest caps the subjects the node subscribes to.
 	MaxInterest int
+	// ReorderWait is how long a live message that came before an
+	// earlier one of its target waits for it; MaxReorder caps the
+	// messages waiting per target. Past either, they are delivered with
+	// the hole (Message.Prev) for the reader to fetch from History.
+	ReorderWait time.Duration
+	MaxReorder  int
 
 	// PresenceInterval is how often a node says it is alive;
 	// PresenceTTL how long the others keep counting a node that stopped
@@ -405,6 +413,8 @@ func (c Config) withDefaults() (Config, error) {
 	defD(&c.RequestTimeout, DefaultRequestTimeout)
 	def(&c.DeliveryQueue, DefaultDeliveryQueue)
 	def(&c.MaxInterest, DefaultMaxInterest)
+	defD(&c.ReorderWait, DefaultReorderWait)
+	def(&c.MaxReorder, DefaultMaxReorder)
 	defD(&c.PresenceInterval, DefaultPresenceInterval)
 	defD(&c.PresenceTTL, DefaultPresenceTTL)
 	defD(&c.PresenceDebounce, DefaultPresenceDebounce)
@@ -440,10 +450,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("cannot cap the stream at %d bytes: want at least 1 MiB", c.MaxStreamBytes)
 	case c.MaxMessageSize < 1 || c.MaxMessageSize > 8<<20:
 		return c, fmt.Errorf("cannot cap messages at %d bytes: want 1 byte to 8 MiB", c.MaxMessageSize)
-	case c.MaxInflight < 1 || c.MaxHistoryBatch < 1 || c.MaxHistoryRequests < 1 || c.DeliveryQueue < 1 || c.MaxInterest < 1:
+	case c.MaxInflight < 1 || c.MaxHistoryBatch < 1 || c.MaxHistoryRequests < 1 || c.DeliveryQueue < 1 || c.MaxInterest < 1 || c.MaxReorder < 1:
 		return c, fmt.Errorf("cannot start the backplane: in-flight, batch, queue and interest caps must be positive")
 	case c.MaxPresenceEntries < 1 || c.MaxNodes < 1:
 		return c, fmt.Errorf("cannot start the backplane: presence caps must be positive")
+	case c.ReorderWait < time.Millisecond || c.ReorderWait > time.Minute:
+		return c, fmt.Errorf("cannot wait %v for messages out of order: want 1ms to 1m", c.ReorderWait)
 	case c.RequestTimeout < time.Millisecond:
 		return c, fmt.Errorf("cannot use request timeout %v: want at least 1ms", c.RequestTimeout)
 	case c.PresenceTTL <= c.PresenceInterval:

@@ -1,13 +1,17 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"c1m/broadcast"
 )
@@ -39,7 +43,12 @@ func startNatsProcess(t *testing.T, port int, dir string) *natsProcess {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("cannot start nats-server: %v", err)
 	}
-	t.Cleanup(p.kill)
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("nats-server on port %d printed:\n%s", p.port, p.out)
+		}
+	})
 	eventually(t, "nats-server listening", func() bool {
 		c, err := net.Dial("tcp", p.addr())
 		if err == nil {
@@ -98,6 +107,11 @@ func TestExternalNats(t *testing.T) {
 	}
 	if !slices.Equal(seqs(a.rec.of(room)), seqs(b.rec.of(room))) {
 		t.Fatal("two orders")
+	}
+	// nats-server 2.9 may republish two connections' messages in the
+	// opposite order to their numbers; the nodes put them back.
+	if s := seqs(a.rec.of(room)); !slices.IsSorted(s) {
+		t.Fatalf("delivered out of sequence order: %v", s)
 	}
 	all := a.rec.of(room)
 	res, err := historyWait(t, b.Cluster, room, all[9].Seq, 100)
@@ -197,4 +211,74 @@ func TestStartWithoutNats(t *testing.T) {
 	}
 	publishWait(t, a.Cluster, room, "a", `{}`)
 	eventually(t, "the delivery", func() bool { return a.rec.count(room) == 1 })
+}
+
+// TestStreamSettings: the first node creates the stream, a node with the
+// same settings leaves it alone (nats-server 2.9 can crash on an update
+// racing a create), and a node with other history settings updates it
+// and says so in its log.
+func TestStreamSettings(t *testing.T) {
+	p := startNatsProcess(t, 0, t.TempDir())
+	var logs [3]logLines
+	start := func(i, history int) *node {
+		cfg := externalConfig(t, fmt.Sprintf("n%d", i), p.url())
+		cfg.History = history
+		cfg.Logf = logs[i].add
+		n := startNode(t, cfg)
+		eventually(t, cfg.NodeName+" ready", func() bool { return n.Status().State == StateReady })
+		return n
+	}
+	a := start(0, 100)
+	start(1, 100)
+	if logs[1].has("updated the stream") {
+		t.Fatalf("a node with the same settings updated the stream: %q", logs[1].all())
+	}
+	if got := streamHistory(t, a); got != 100 {
+		t.Fatalf("history per target %d, want 100", got)
+	}
+	start(2, 20)
+	if !logs[2].has("updated the stream") {
+		t.Fatalf("no log line for the update: %q", logs[2].all())
+	}
+	if got := streamHistory(t, a); got != 20 {
+		t.Fatalf("history per target %d after the update, want 20", got)
+	}
+}
+
+// logLines keeps a node's log.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(f string, a ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(f, a...))
+	l.mu.Unlock()
+}
+
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+func (l *logLines) has(s string) bool {
+	return slices.ContainsFunc(l.all(), func(line string) bool { return strings.Contains(line, s) })
+}
+
+// streamHistory reads the stream's messages per target from the server.
+func streamHistory(t *testing.T, n *node) int64 {
+	t.Helper()
+	js, err := jetstream.New(n.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	s, err := js.Stream(ctx, n.cfg.Stream)
+	if err != nil {
+		t.Fatalf("cannot read the stream: %v", err)
+	}
+	return s.CachedInfo().Config.MaxMsgsPerSubject
 }

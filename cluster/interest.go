@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -18,6 +19,8 @@ type interest struct {
 	refs    int                // guarded by interests.mu
 	sub     *nats.Subscription // guarded by interests.mu; set by the writer
 	last    uint64             // the last Seq delivered; the dispatcher's own
+	gen     int64              // the reconnect count at that delivery; the dispatcher's own
+	re      reorder            // messages waiting for earlier ones; the dispatcher's own
 }
 
 // interests is the node's reference-counted subscriptions. Interest and
@@ -32,12 +35,15 @@ type interests struct {
 	kick      chan struct{} // wakes the writer to reconcile
 	msgs      chan *nats.Msg
 	max       int
+	// waiting is the targets with held messages; the dispatcher's own.
+	waiting map[*interest]struct{}
 }
 
 func (s *interests) init(cfg Config) {
 	s.bySubject = map[string]*interest{}
 	s.bySub = map[*nats.Subscription]*interest{}
 	s.dirty = map[*interest]struct{}{}
+	s.waiting = map[*interest]struct{}{}
 	s.kick = make(chan struct{}, 1)
 	s.msgs = make(chan *nats.Msg, cfg.DeliveryQueue)
 	s.max = cfg.MaxInterest
@@ -197,21 +203,35 @@ func (c *Cluster) reconcile() {
 	}
 }
 
-// dispatcher hands received messages to the delivery callback, in
-// arrival order, on one goroutine.
+// dispatcher hands received messages to the delivery callback on one
+// goroutine, each target's in sequence order (see reorder.go).
 func (c *Cluster) dispatcher() {
 	defer c.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
 	for {
 		select {
 		case <-c.stop:
+			timer.Stop()
 			return
 		case m := <-c.msgs:
-			c.dispatch(m)
+			c.dispatch(m, time.Now())
+		case now := <-timer.C:
+			armed = false
+			if next := c.expire(now); next > 0 {
+				timer.Reset(next)
+				armed = true
+			}
+		}
+		if !armed && len(c.waiting) > 0 {
+			timer.Reset(c.cfg.ReorderWait)
+			armed = true
 		}
 	}
 }
 
-func (c *Cluster) dispatch(m *nats.Msg) {
+func (c *Cluster) dispatch(m *nats.Msg, now time.Time) {
 	c.imu.RLock()
 	in := c.bySub[m.Sub]
 	c.imu.RUnlock()
@@ -223,10 +243,5 @@ func (c *Cluster) dispatch(m *nats.Msg) {
 		c.st.foreign.Add(1)
 		return
 	}
-	if in.last != 0 && msg.Prev > in.last {
-		c.st.holes.Add(1)
-	}
-	in.last = max(in.last, msg.Seq)
-	c.st.delivered.Add(1)
-	c.deliver(msg)
+	c.accept(in, msg, now)
 }

@@ -11,6 +11,11 @@ type Stats struct {
 	// for the target (messages missed while disconnected, or dropped by
 	// a full delivery queue).
 	Delivered, Holes int64
+	// Reordered counts messages that came before an earlier message of
+	// their target and waited for it (see Config.ReorderWait); Late
+	// those dropped because they came after their place was given up,
+	// or twice.
+	Reordered, Late int64
 	// SlowConsumer counts NATS's slow-consumer reports (the delivery
 	// queue was full and NATS dropped messages).
 	SlowConsumer int64
@@ -38,7 +43,8 @@ func (c *Cluster) Stats() Stats {
 	c.presence.mu.Unlock()
 	return Stats{
 		Published: c.st.published.Load(), Failed: c.st.failed.Load(), Refused: c.st.refused.Load(),
-		Delivered: c.st.delivered.Load(), Holes: c.st.holes.Load(), SlowConsumer: c.st.slow.Load(),
+		Delivered: c.st.delivered.Load(), Holes: c.st.holes.Load(),
+		Reordered: c.st.reordered.Load(), Late: c.st.late.Load(), SlowConsumer: c.st.slow.Load(),
 		Foreign: c.st.foreign.Load(), Reconnects: c.st.reconnects.Load(),
 		Inflight: int(c.pubN.Load()), Subscriptions: subs, RemoteNodes: nodes,
 		PresenceDropped: dropped,

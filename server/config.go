@@ -80,6 +80,17 @@ type Config struct {
 	// the default: behind an L4 load balancer every source is the
 	// balancer, unless it speaks the PROXY protocol.
 	AcceptRatePerIP float64
+	// ProxyProtocol makes every connection start with a PROXY protocol
+	// header (v2 binary, or v1 text), as a load balancer that relays TCP
+	// writes it (HAProxy's send-proxy-v2), ahead of the upgrade request.
+	// The client's address is taken from it: AcceptRatePerIP, the logs
+	// and Conn.RemoteAddr see the real client, not the balancer. A
+	// connection without a valid header is closed and counted as
+	// c1m_handshake_failures_total{reason="proxy_protocol"}. Off by
+	// default, and then no header is looked for: turn it on only when
+	// every client comes through such a balancer, since whoever can
+	// reach the listener directly can claim any address with it.
+	ProxyProtocol bool
 
 	// Handler receives connection events; nil means Echo.
 	Handler Handler

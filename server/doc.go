@@ -11,7 +11,8 @@
 //   - Conn: a small copyable handle (fd and slot generation) that sends
 //     (WriteMessage, WriteFrame, OfferFrame), closes with a code (Close),
 //     carries a handler value (Tag, SetTag) and names the connection (FD,
-//     Gen, ID). Its send and close methods are safe from any goroutine; a
+//     Gen, ID) and its client (RemoteAddr: the PROXY protocol header's
+//     address with Config.ProxyProtocol, else the socket's peer). Its send and close methods are safe from any goroutine; a
 //     stale handle fails with ErrClosed instead of reaching a reused fd.
 //   - Server: New, Start, Shutdown, Stats, Metrics (the set the
 //     application registers its own metrics in), MaxFDs, Conn.
@@ -41,6 +42,9 @@
 //	drain_linux.go               graceful shutdown: deregister, drain at a rate, force
 //	wheel.go                     the per-loop timing wheel
 //	auth.go, jwt.go              identities and JWT verification
+//	proxyproto.go                the PROXY protocol header (v1, v2): a pure parser
+//	clientaddr.go, clientaddr_linux.go  the client's address: the header ahead of the
+//	                             upgrade, the per-address rate behind it, Conn.RemoteAddr
 //	http.go, metrics.go          /metrics, /livez, /readyz and the engine's metrics
 //	syscalls_linux.go, rlimit_linux.go  raw syscalls without allocation; the fd limit
 //	server_other.go              stubs off Linux, so the package compiles anywhere

@@ -49,10 +49,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// told to reconnect go elsewhere instead of hanging here until the
 	// drain ends. The fds stay open (and so unique) until the loops have
 	// stopped polling them.
+	// draining first: a loop woken by the shut listener must already see
+	// it, or it would call accept4 and get EINVAL.
+	s.draining.Store(true)
 	for _, fd := range s.lfds {
 		_ = unix.Shutdown(fd, unix.SHUT_RD)
 	}
-	s.draining.Store(true)
 	s.wakeLoops()
 	if d, ok := s.cfg.Handler.(Drainer); ok {
 		d.BeforeDrain(dctx)

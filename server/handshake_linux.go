@@ -142,6 +142,12 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		sl.hs.b = sl.hs.b[:len(sl.hs.b)+n]
 		data = sl.hs.b
 	}
+	if s.cfg.ProxyProtocol && sl.lflags&lflagProxied == 0 {
+		var ok bool
+		if data, ok = l.proxyHeader(fd, sl, data); !ok {
+			return
+		}
+	}
 	end := wsproto.RequestEnd(data)
 	if end < 0 || end > max {
 		if end > max || len(data) >= max {
@@ -156,6 +162,7 @@ func (l *loop) readHandshake(fd int32, sl *slot) {
 		return
 	}
 	if sl.lflags&lflagRateIP != 0 {
+		s.logEvery(&s.addrs.lastRateLog, "refusing new connections from a client over the accept rate per address (HTTP 429)", "client", l.clientAddr(fd))
 		l.reject(fd, sl, 429, "too many connections from your address; retry later", hsRateLimited)
 		return
 	}

@@ -28,7 +28,8 @@ const (
 	hsClosed       = "peer_gone"
 	hsDraining     = "draining"
 	hsUnauthorized = "unauthorized"
-	hsRateLimited  = "rate_limited" // AcceptRatePerIP
+	hsRateLimited  = "rate_limited"   // AcceptRatePerIP
+	hsProxy        = "proxy_protocol" // ProxyProtocol: no valid header
 )
 
 // serverMetrics holds every metric of one Server in its own Set, so that
@@ -77,7 +78,7 @@ func newServerMetrics(loops int, open, live, queued func() float64) *serverMetri
 	for _, r := range []string{reasonPeerClose, reasonPeerGone, reasonProtocol, reasonHandler, reasonIdle, reasonSlow, reasonDrain, reasonForced, reasonWriteFailed} {
 		m.closed[r] = set.NewCounter(`c1m_connections_closed_total{reason="` + r + `"}`)
 	}
-	for _, r := range []string{hsTimeout, hsTooLarge, hsBadRequest, hsCapacity, hsClosed, hsDraining, hsUnauthorized, hsRateLimited} {
+	for _, r := range []string{hsTimeout, hsTooLarge, hsBadRequest, hsCapacity, hsClosed, hsDraining, hsUnauthorized, hsRateLimited, hsProxy} {
 		m.hsFailures[r] = set.NewCounter(`c1m_handshake_failures_total{reason="` + r + `"}`)
 	}
 	for _, r := range authReasons {

@@ -93,7 +93,7 @@ func (l *loop) feed(fd int32, sl *slot, data []byte) {
 		// report it.
 		l.abort(fd, sl, reasonWriteFailed)
 	default:
-		s.logEvery(&s.lastHandlerErr, "handler error; closing with 1011", "err", err)
+		s.logEvery(&s.lastHandlerErr, "handler error; closing with 1011", "err", err, "client", l.clientAddr(fd))
 		l.closeWith(fd, sl, wsproto.CloseInternalError, "internal error", reasonHandler)
 	}
 }

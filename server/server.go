@@ -31,7 +31,8 @@ type Server struct {
 	lfds    []int
 	port    int
 	readers sync.Pool // *wsproto.Reader for connections mid-frame
-	ipRate  *ipRate   // nil unless Config.AcceptRatePerIP
+	ipRate  *ipRate   // nil unless Config.AcceptRatePerIP (and not ProxyProtocol)
+	addrs   clientAddrs
 	hsPool  hsPool
 
 	open   atomic.Int64 // upgraded connections (c1m_connections)

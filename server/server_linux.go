@@ -28,7 +28,7 @@ func New(cfg Config) (*Server, error) {
 		rcfg:     wsproto.Config{MaxMessage: cfg.MaxMessage},
 		maxConns: cfg.MaxConns,
 		table:    make([]slot, limit),
-		hsPool:   hsPool{size: cfg.MaxHeaderBytes},
+		hsPool:   hsPool{size: cfg.MaxHeaderBytes + proxyReserve(cfg)},
 		drained:  map[int]bool{},
 		allDrain: make(chan struct{}),
 	}
@@ -42,6 +42,7 @@ func New(cfg Config) (*Server, error) {
 	if r := cfg.AcceptRatePerIP; r > 0 {
 		s.ipRate = newIPRate(r, max(int(2*r), 8))
 	}
+	s.initClientAddrs(limit)
 	s.m = newServerMetrics(cfg.Loops,
 		func() float64 { return float64(s.open.Load()) },
 		func() float64 { return float64(s.live.Load()) },

@@ -28,6 +28,7 @@ const (
 	lflagInWheel uint8 = 1 << iota // linked into the loop's timing wheel
 	lflagReject                    // answer 503 at the end of the handshake head
 	lflagRateIP                    // answer 429 at the end of the handshake head (AcceptRatePerIP)
+	lflagProxied                   // the PROXY protocol header has been read (ProxyProtocol)
 )
 
 // slot is one connection's state, stored by value in the fd-indexed table.

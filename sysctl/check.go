@@ -44,7 +44,7 @@ func Check(env Env, conns int, role Role) ([]Row, error) {
 	rows := []Row{env.checkNoFile(conns), env.checkMemory(conns), env.checkCgroup(conns)}
 	for _, s := range specs {
 		if s.hasRole(role) {
-			rows = append(rows, env.checkKey(s, conns))
+			rows = append(rows, env.checkKey(s, conns, role))
 		}
 	}
 	return rows, nil
@@ -122,7 +122,7 @@ func (e Env) checkCgroup(n int) Row {
 	return r
 }
 
-func (e Env) checkKey(s spec, n int) Row {
+func (e Env) checkKey(s spec, n int, role Role) Row {
 	want := s.need(n, e.pageSize())
 	r := Row{Key: s.key, Needed: s.neededFor(n, e.pageSize())}
 	var ok bool
@@ -145,10 +145,10 @@ func (e Env) checkKey(s spec, n int) Row {
 		r.Current, r.Status = formatFields(cur), StatusOK
 	default:
 		r.Current, r.Status = formatFields(cur), StatusShort
-		r.Fix = s.fix(want)
+		r.Fix = s.fix(want, role)
 		if s.judge != nil {
 			r.Fix = fmt.Sprintf("Widen %s to %s and spread the connections over at least %d source address(es): run `c1m sysctl apply --role %s`.",
-				s.key, formatFields(s.need(n, 0)), NeededSources(n), s.profileRole())
+				s.key, formatFields(s.need(n, 0)), NeededSources(n), s.roleFor(role))
 		}
 	}
 	return r

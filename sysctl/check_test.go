@@ -2,6 +2,7 @@ package sysctl
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -114,4 +115,21 @@ func TestCheckFakeNoFile(t *testing.T) {
 	if r.Status != StatusOK || r.Current != "unlimited (soft 2000000)" {
 		t.Fatalf("got %+v", r)
 	}
+}
+
+// TestFixNamesTheRoleChecked: a key both profiles carry is fixed with the
+// profile of the box being checked.
+func TestFixNamesTheRoleChecked(t *testing.T) {
+	for _, s := range specs {
+		if s.hasRole(RoleServer) && s.hasRole(RoleLoadgen) {
+			if got := s.fix([]int64{1}, RoleLoadgen); !strings.Contains(got, "--role loadgen") {
+				t.Fatalf("%s on a loadgen box: %q, want --role loadgen", s.key, got)
+			}
+			if got := s.fix([]int64{1}, RoleServer); !strings.Contains(got, "--role server") {
+				t.Fatalf("%s on a server box: %q, want --role server", s.key, got)
+			}
+			return
+		}
+	}
+	t.Fatal("no key is in both profiles: the test has nothing to check")
 }

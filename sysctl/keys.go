@@ -184,8 +184,17 @@ func (s spec) neededString(want []int64) string {
 	return strings.Join(parts, " ")
 }
 
-// fix is the one sentence that says what to change.
-func (s spec) fix(want []int64) string {
+// roleFor is the profile to name in a fix for a box of role: its own
+// when the key is in it, else the profile that has the key.
+func (s spec) roleFor(role Role) Role {
+	if s.hasRole(role) {
+		return role
+	}
+	return s.profileRole()
+}
+
+// fix is the one sentence that says what to change on a box of role.
+func (s spec) fix(want []int64, role Role) string {
 	v := formatFields(want)
 	phrase := "Set %s to %s or better"
 	switch {
@@ -196,7 +205,7 @@ func (s spec) fix(want []int64) string {
 	case s.allDirs(dirExact):
 		phrase = "Set %s to %s"
 	}
-	return fmt.Sprintf(phrase+": run `c1m sysctl apply --role %s`.", s.key, v, s.profileRole())
+	return fmt.Sprintf(phrase+": run `c1m sysctl apply --role %s`.", s.key, v, s.roleFor(role))
 }
 
 func (s spec) allDirs(d dir) bool {

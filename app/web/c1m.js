@@ -60,9 +60,11 @@ export class C1MError extends Error {
  * hinted, code, reason},
  * "open" {reconnect}, "close" {code, reason, wasClean}, "joined" {room,
  * count, rejoin}, "message", "presence", "gap", "shutdown" (the server's
- * frames as they came), "error" (a C1MError nobody awaited: a server error
- * without a request, a failed rejoin). Any other frame type is emitted
- * under its own type.
+ * frames as they came), "hole" {room, after, before} (in a cluster, a
+ * message whose "prev" is newer than the last seq seen: join again with
+ * since: after to fetch what was lost), "error" (a C1MError nobody
+ * awaited: a server error without a request, a failed rejoin). Any other
+ * frame type is emitted under its own type.
  */
 export class C1MClient {
   #url;
@@ -308,8 +310,17 @@ export class C1MClient {
     switch (msg.type) {
       case "message": {
         const r = msg.room != null ? this.#rooms.get(msg.room) : undefined;
+        // In a cluster, seq is not contiguous: "prev" names the room's
+        // message before this one, so a prev newer than the last seq seen
+        // is a hole (messages lost on the way); say so, with what to ask
+        // for (join again with since: after).
+        if (r && typeof msg.prev === "number" && r.lastSeq > 0 && msg.prev > r.lastSeq) {
+          this.#emit("hole", { room: msg.room, after: r.lastSeq, before: msg.seq });
+        }
         // A seq lower than the last one means the room's stream started
-        // again (the server restarted without history): follow it.
+        // again (the server restarted without history): follow it. A
+        // message delivered on one node only while its cluster was away
+        // ("local": true) has no seq and moves nothing.
         if (r && typeof msg.seq === "number") r.lastSeq = msg.seq;
         break;
       }

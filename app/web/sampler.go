@@ -55,43 +55,61 @@ const RTTWindow = time.Minute
 // viewers through history; mu guards points.
 type sampler struct {
 	sources  []Source
+	peers    func() []Source // other nodes of a cluster, asked at every sample; nil: none
 	interval time.Duration
 	keep     int // chart points kept
 
 	buf   bytes.Buffer
-	nodes [][]snapshot // per source: recent snapshots, oldest first, spanning RTTWindow
-	tot   []snapshot   // merged snapshots, the same span
+	nodes map[string][]snapshot // per node: recent snapshots, oldest first, spanning RTTWindow
+	tot   []snapshot            // merged snapshots, the same span
 
 	mu     sync.Mutex
 	points []Point // ring of the last keep points, oldest first
 }
 
-func newSampler(sources []Source, interval time.Duration, keep int) *sampler {
-	return &sampler{sources: sources, interval: interval, keep: keep, nodes: make([][]snapshot, len(sources))}
+func newSampler(sources []Source, peers func() []Source, interval time.Duration, keep int) *sampler {
+	return &sampler{sources: sources, peers: peers, interval: interval, keep: keep, nodes: map[string][]snapshot{}}
+}
+
+// current returns the sources of this sample: the configured ones, then
+// the cluster's other nodes known now.
+func (sm *sampler) current() []Source {
+	if sm.peers == nil {
+		return sm.sources
+	}
+	return append(sm.sources[:len(sm.sources):len(sm.sources)], sm.peers()...)
 }
 
 // sample reads every source once at time now and returns the frame.
 func (sm *sampler) sample(now time.Time) Frame {
-	fr := Frame{Type: "live", TS: now.UnixMilli(), Nodes: make([]Figures, len(sm.sources))}
+	sources := sm.current()
+	fr := Frame{Type: "live", TS: now.UnixMilli(), Nodes: make([]Figures, len(sources))}
 	var up []exposition
 	loops, busy, busyMax := 0, 0.0, 0.0
-	for i, src := range sm.sources {
+	seen := make(map[string]bool, len(sources))
+	for i, src := range sources {
+		seen[src.Node] = true
 		sm.buf.Reset()
 		e, err := sm.read(src)
 		if err != nil {
 			fr.Nodes[i] = Figures{Node: src.Node, Error: err.Error()}
-			sm.nodes[i] = nil // rates restart when it comes back
+			delete(sm.nodes, src.Node) // rates restart when it comes back
 			continue
 		}
 		cur := newSnapshot(now, e)
-		sm.nodes[i] = appendWindow(sm.nodes[i], cur)
-		f := computeFigures(window(sm.nodes[i]))
+		sm.nodes[src.Node] = appendWindow(sm.nodes[src.Node], cur)
+		f := computeFigures(window(sm.nodes[src.Node]))
 		f.Node = src.Node
 		fr.Nodes[i] = f
 		up = append(up, e)
 		loops += f.Loops
 		busy += f.LoopBusy * float64(f.Loops)
 		busyMax = max(busyMax, f.LoopBusyMax)
+	}
+	for name := range sm.nodes {
+		if !seen[name] {
+			delete(sm.nodes, name) // a node that left the cluster
+		}
 	}
 	if len(up) > 0 {
 		sm.tot = appendWindow(sm.tot, newSnapshot(now, merge(up)))

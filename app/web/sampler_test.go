@@ -101,7 +101,7 @@ func (n *fakeNode) Write(w io.Writer) error {
 
 func TestSamplerRates(t *testing.T) {
 	n := &fakeNode{conns: 4, sockets: 5, rooms: 2, users: 3, rss: 4 << 20, busy: []float64{0, 0}, rtt: []float64{0, 0, 0, 0}}
-	sm := newSampler([]Source{{Node: "a", Write: n.Write}}, time.Second, 3)
+	sm := newSampler([]Source{{Node: "a", Write: n.Write}}, nil, time.Second, 3)
 	t0 := time.Unix(1700000000, 0)
 
 	fr := sm.sample(t0)
@@ -180,7 +180,7 @@ func deref(p *float64) any {
 // not weigh in.
 func TestSamplerRTTWindow(t *testing.T) {
 	n := &fakeNode{rtt: []float64{0, 0, 0, 0}}
-	sm := newSampler([]Source{{Node: "a", Write: n.Write}}, time.Second, 10)
+	sm := newSampler([]Source{{Node: "a", Write: n.Write}}, nil, time.Second, 10)
 	t0 := time.Unix(1700000000, 0)
 	sm.sample(t0)
 	n.rtt = []float64{100, 100, 100, 100} // 100 fast pongs early on
@@ -196,8 +196,8 @@ func TestSamplerRTTWindow(t *testing.T) {
 	if q.Count != 10 || q.P50 == nil || *q.P50 <= 0.01 || *q.P50 > 0.1 || q.WindowS < 60 || q.WindowS > 62 {
 		t.Fatalf("window quantiles %+v (p50 %v): want the 10 recent pongs in (0.01, 0.1] over about 60 s", q, deref(q.P50))
 	}
-	if len(sm.nodes[0]) > 64 {
-		t.Fatalf("kept %d snapshots for a 60 s window at 1 s", len(sm.nodes[0]))
+	if len(sm.nodes["a"]) > 64 {
+		t.Fatalf("kept %d snapshots for a 60 s window at 1 s", len(sm.nodes["a"]))
 	}
 }
 
@@ -206,7 +206,7 @@ func TestSamplerRTTWindow(t *testing.T) {
 func TestSamplerNodes(t *testing.T) {
 	a := &fakeNode{conns: 10, rss: 1000, busy: []float64{0}}
 	b := &fakeNode{conns: 30, rss: 3000, busy: []float64{0, 0, 0}}
-	sm := newSampler([]Source{{Node: "a", Write: a.Write}, {Node: "b", Write: b.Write}}, time.Second, 10)
+	sm := newSampler([]Source{{Node: "a", Write: a.Write}, {Node: "b", Write: b.Write}}, nil, time.Second, 10)
 	t0 := time.Unix(1700000000, 0)
 	sm.sample(t0)
 	a.deliveries, b.deliveries = 100, 300
@@ -243,7 +243,7 @@ func BenchmarkSample(b *testing.B) {
 		}
 		return nil
 	}
-	sm := newSampler([]Source{{Node: "a", Write: write}}, time.Second, 300)
+	sm := newSampler([]Source{{Node: "a", Write: write}}, nil, time.Second, 300)
 	t0 := time.Unix(1700000000, 0)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -252,5 +252,27 @@ func BenchmarkSample(b *testing.B) {
 		if _, err := json.Marshal(fr); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSamplerPeers: a cluster's other nodes, as Peers returns them at each
+// sample, are shown and counted while they are there, and forgotten when
+// they leave.
+func TestSamplerPeers(t *testing.T) {
+	a := &fakeNode{conns: 10, rss: 1000, busy: []float64{0}}
+	b := &fakeNode{conns: 30, rss: 3000, busy: []float64{0}}
+	var peers []Source
+	sm := newSampler([]Source{{Node: "a", Write: a.Write}}, func() []Source { return peers }, time.Second, 10)
+	t0 := time.Unix(1700000000, 0)
+	if fr := sm.sample(t0); len(fr.Nodes) != 1 || fr.Total.Connections != 10 {
+		t.Fatalf("alone: %+v", fr)
+	}
+	peers = []Source{{Node: "b", Write: b.Write}}
+	if fr := sm.sample(t0.Add(time.Second)); len(fr.Nodes) != 2 || fr.Nodes[1].Node != "b" || fr.Total.Connections != 40 {
+		t.Fatalf("with peer b: %+v", fr)
+	}
+	peers = nil
+	if fr := sm.sample(t0.Add(2 * time.Second)); len(fr.Nodes) != 1 || fr.Total.Connections != 10 || len(sm.nodes) != 1 {
+		t.Fatalf("b gone: %+v, %d nodes kept", fr, len(sm.nodes))
 	}
 }

@@ -27,6 +27,10 @@ var static embed.FS
 type Config struct {
 	// Sources are the nodes to show; at least one (the local server).
 	Sources []Source
+	// Peers, if set, returns a cluster's other nodes at each sample: they
+	// are shown beside Sources, and counted in the totals, while it
+	// returns them.
+	Peers func() []Source
 	// WSPort and WSPath locate the client WebSocket listener; the page
 	// connects to ws://<the host it was loaded from>:WSPort WSPath.
 	WSPort int
@@ -87,7 +91,7 @@ func New(cfg Config) (*Status, error) {
 	}
 	st := &Status{
 		cfg:  cfg,
-		sm:   newSampler(cfg.Sources, cfg.Interval, cfg.Keep),
+		sm:   newSampler(cfg.Sources, cfg.Peers, cfg.Interval, cfg.Keep),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -203,7 +207,7 @@ func (st *Status) info(w http.ResponseWriter, r *http.Request) {
 		KeyRequired: st.cfg.Key != "",
 		IntervalMs:  st.cfg.Interval.Milliseconds(),
 	}
-	for _, s := range st.cfg.Sources {
+	for _, s := range st.sm.current() {
 		in.Nodes = append(in.Nodes, s.Node)
 	}
 	w.Header().Set("Content-Type", "application/json")

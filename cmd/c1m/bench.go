@@ -22,12 +22,15 @@ import (
 // runBench is `c1m bench`: the orchestrator; with "worker" first, one
 // client worker process; with "baseline-serve", the goroutine-per-
 // connection comparison server; with "raw-serve", the floor server (all
-// three started by the orchestrator).
+// three started by the orchestrator); with "agent", a load generator that
+// runs workers for orchestrators on other hosts.
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "worker":
 			return runBenchWorker(args[1:], stdout, stderr)
+		case "agent":
+			return runBenchAgent(args[1:], stdout, stderr)
 		case "baseline-serve":
 			return runBaselineServe(args[1:], stdout, stderr)
 		case "raw-serve":
@@ -67,11 +70,23 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.APIKey, "api-key", "", "bearer key for --publish (prefer C1M_API_KEY)")
 	fs.StringVar(&cfg.JWTSecret, "jwt-secret", "", "HS256 secret (at least 32 bytes): the workers send one token per connection (user bench-<n>) and the local c1m servers verify it")
 	fs.StringVar(&cfg.JWTPrivateKey, "jwt-private-key", "", "PEM private key file (RSA: RS256, P-256: ES256) the workers sign their tokens with; the local c1m servers get its public key")
+	agents := fs.String("agents", "", "load generators to drive instead of local workers: host:port of `c1m bench agent`s, comma-separated; add local to keep a share on this box")
+	fs.StringVar(&cfg.AgentKey, "agent-key", "", "the agents' key (prefer "+bench.AgentKeyEnv+")")
+	fs.StringVar(&cfg.ServerHost, "server-host", "127.0.0.1", "IPv4 address the local servers' WebSocket listeners bind; with agents on other hosts, one they reach")
 	out := fs.String("out", "", "report directory (default bench-results/<timestamp>)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	var err error
+	if *agents != "" {
+		if cfg.Agents, err = bench.ParseAgents(*agents); err != nil {
+			fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+			return 2
+		}
+	}
+	if cfg.AgentKey == "" {
+		cfg.AgentKey = os.Getenv(bench.AgentKeyEnv)
+	}
 	if *compare != "" {
 		if flagGiven(fs, "server") {
 			fmt.Fprintln(stderr, "c1m bench: give --server or --compare, not both.")
@@ -130,7 +145,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	if len(cfg.Compare) > 0 {
 		comp, err := bench.RunCompare(ctx, cfg)
-		if err != nil {
+		if comp == nil {
 			fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 			return 1
 		}
@@ -138,16 +153,27 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			printSummary(stdout, rep, rep.Server+": ")
 		}
 		fmt.Fprintf(stdout, "report in %s\n", cfg.Out)
-		return 0
+		return lostExit(stderr, err)
 	}
 	rep, err := bench.Run(ctx, cfg)
-	if err != nil {
+	if rep == nil {
 		fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
 		return 1
 	}
 	printSummary(stdout, rep, "")
 	fmt.Fprintf(stdout, "report in %s\n", cfg.Out)
-	return 0
+	return lostExit(stderr, err)
+}
+
+// lostExit is the exit status of a run that wrote its report: 1, with the
+// error, when workers were lost mid-run (or the report could not be
+// written), else 0.
+func lostExit(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "c1m bench: %v.\n", err)
+	return 1
 }
 
 // printSummary prints a run's figures, one line for the ramp and one per
@@ -157,6 +183,20 @@ func printSummary(w io.Writer, rep *bench.Report, prefix string) {
 		prefix, rep.Held, rep.Target, rep.RampSeconds, rep.ConnRate, rep.ServerBytesPerConn, rep.KernelBytesPerSocket)
 	for _, p := range rep.Phases {
 		fmt.Fprintf(w, "%s%s\n", prefix, p.String())
+	}
+	for _, a := range rep.Agents {
+		clock := "same clock"
+		if n := len(a.Clock); n > 0 {
+			clock = fmt.Sprintf("clock offset %+.3f ms (± %.3f)", a.Clock[n-1].OffsetMs, a.Clock[n-1].ErrorMs)
+		}
+		fmt.Fprintf(w, "%s  %s: held %d of %d, %d failed, ramp %.1f s, %s", prefix, a.Name, a.Held, a.Share, a.Failed, a.RampSeconds, clock)
+		for _, p := range a.Phases {
+			fmt.Fprintf(w, "; %s p50 %.1f ms p99 %.1f ms", p.Name, p.Latency.P50, p.Latency.P99)
+		}
+		if len(a.Lost) > 0 {
+			fmt.Fprintf(w, "; LOST %d worker process(es)", len(a.Lost))
+		}
+		fmt.Fprintln(w)
 	}
 }
 
@@ -185,6 +225,11 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Retries, "retries", 0, "retries of a failed connection, with backoff (0: 5)")
 	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "fraction designated for the slow scenario")
 	fs.BoolVar(&cfg.WaitStart, "wait-start", false, `wait for the "start" command before connecting`)
+	fs.IntVar(&cfg.EndpointFirst, "endpoint-first", 0, "index of the first connection among this host's source addresses and ports")
+	fs.IntVar(&cfg.EndpointTotal, "endpoint-total", 0, "connections of this host (0: --first and --total place them)")
+	ports := fs.String("ports", "", "source-port range lo-hi (default 10000-60999)")
+	fs.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "this host's clock minus the publisher's, subtracted from receive times")
+	fs.DurationVar(&cfg.ClockSkew, "clock-skew", 0, "test aid: act as if this host's clock were off by this much")
 	jwtKey := fs.String("jwt-private-key", "", "PEM private key (RS256 or ES256) to mint one token per connection with; an HS256 secret comes in C1M_BENCH_JWT_SECRET")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
@@ -214,6 +259,12 @@ func runBenchWorker(args []string, stdout, stderr io.Writer) int {
 	if cfg.Sources, err = bench.ParseSources(*sources); err != nil {
 		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
 		return 2
+	}
+	if *ports != "" {
+		if cfg.PortBase, cfg.PortMax, err = bench.ParsePorts(*ports); err != nil {
+			fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)
+			return 2
+		}
 	}
 	if _, err := sysctl.RaiseFileLimit(); err != nil {
 		fmt.Fprintf(stderr, "c1m bench worker: %v.\n", err)

@@ -28,7 +28,7 @@ func TestBenchCluster(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		dir := runBenchCmd(t, 3*time.Minute, "--cluster", "embedded", "--servers", "3", "--workers", "1", "--conns", "600",
 			"--scenario", "idle,broadcast,rooms", "--broadcasts", "3", "--interval", "200ms", "--hold", "1s",
-			"--room-size", "6", "--publish-rate", "500", "--duration", "2s", "--publish-via", "ws", "--base-port", "25100")
+			"--room-size", "6", "--publish-rate", "500", "--duration", "2s", "--publish-via", "ws", "--base-port", "27100")
 		checkClusterReport(t, readReport(t, dir), "embedded NATS cluster", 600, 3, 6)
 	})
 	t.Run("external", func(t *testing.T) {
@@ -45,7 +45,7 @@ func TestBenchCluster(t *testing.T) {
 		t.Cleanup(func() { _ = nats.Process.Kill(); _ = nats.Wait() })
 		dir := runBenchCmd(t, 3*time.Minute, "--cluster", "nats://"+addr, "--servers", "3", "--workers", "1", "--conns", "600",
 			"--scenario", "idle,broadcast,rooms", "--broadcasts", "3", "--interval", "200ms", "--hold", "1s",
-			"--room-size", "6", "--publish-rate", "500", "--duration", "2s", "--publishers", "8", "--base-port", "25150")
+			"--room-size", "6", "--publish-rate", "500", "--duration", "2s", "--publishers", "8", "--base-port", "27150")
 		checkClusterReport(t, readReport(t, dir), "external NATS", 600, 3, 6)
 	})
 }

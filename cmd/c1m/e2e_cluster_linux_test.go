@@ -101,18 +101,20 @@ type member struct {
 }
 
 type clusterMsg struct {
-	Type  string          `json:"type"`
-	Room  *string         `json:"room"`
-	To    *string         `json:"to"`
-	All   bool            `json:"all"`
-	From  string          `json:"from"`
-	Seq   uint64          `json:"seq"`
-	Prev  uint64          `json:"prev"`
-	Local bool            `json:"local"`
-	Data  json.RawMessage `json:"data"`
-	Count *int            `json:"count"`
-	ID    json.RawMessage `json:"id"`
-	Code  string          `json:"code"`
+	Type   string          `json:"type"`
+	Room   *string         `json:"room"`
+	To     *string         `json:"to"`
+	All    bool            `json:"all"`
+	From   string          `json:"from"`
+	Seq    uint64          `json:"seq"`
+	Prev   uint64          `json:"prev"`
+	Local  bool            `json:"local"`
+	Data   json.RawMessage `json:"data"`
+	Count  *int            `json:"count"`
+	Joined []string        `json:"joined"`
+	Left   []string        `json:"left"`
+	ID     json.RawMessage `json:"id"`
+	Code   string          `json:"code"`
 	// gap
 	FromSeq uint64 `json:"from_seq"`
 	ToSeq   uint64 `json:"to_seq"`
@@ -122,17 +124,23 @@ type clusterMsg struct {
 // then reads in the background.
 func join(t *testing.T, nd *node, user, room string, since int64) *member {
 	t.Helper()
+	j := `{"type":"join","room":"` + room + `","id":"j"`
+	if since >= 0 {
+		j += `,"since":` + strconv.FormatInt(since, 10)
+	}
+	return joinWith(t, nd, user, room, j+"}")
+}
+
+// joinWith connects user to nd and sends the join message j (for room).
+func joinWith(t *testing.T, nd *node, user, room, j string) *member {
+	t.Helper()
 	c, err := c1mtest.DialWS(nd.Addr, "/ws?user="+user, c1mtest.DialOptions{ReadTimeout: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	m := &member{t: t, c: c, done: make(chan struct{})}
-	j := `{"type":"join","room":"` + room + `","id":"j"`
-	if since >= 0 {
-		j += `,"since":` + strconv.FormatInt(since, 10)
-	}
-	if err := c.SendText(j + "}"); err != nil {
+	if err := c.SendText(j); err != nil {
 		t.Fatal(err)
 	}
 	go m.read()
@@ -381,4 +389,45 @@ func TestClusterRecovery(t *testing.T) {
 		}
 		return false
 	}, "a gap notice for a since the history no longer holds")
+}
+
+// TestClusterPresence: presence is cluster-wide: a member on A that asked
+// for presence events sees users join and leave on B, and the room's
+// count (in the API and in the events) covers both nodes.
+func TestClusterPresence(t *testing.T) {
+	nodes := startCluster(t, 3, "--presence-window", "200ms")
+	a, b := nodes[0], nodes[1]
+	alice := joinWith(t, a, "alice", "p", `{"type":"join","room":"p","presence":true}`)
+	bob := join(t, b, "bob", "p", -1)
+	alice.waitFor(func(ms []clusterMsg) bool {
+		for _, x := range ms {
+			if x.Type == "presence" && slices.Contains(x.Joined, "bob") && x.Count != nil && *x.Count >= 1 {
+				return true
+			}
+		}
+		return false
+	}, "alice, on A, to see bob join on B")
+	var count any
+	c1mtest.Eventually(t, 10*time.Second, func() bool {
+		count = getJSON(t, a.api, "/v1/rooms/p")["count"]
+		return count == 2.0
+	}, func() string { return fmt.Sprintf("A counts %v members of p, want 2 (one per node)", count) })
+	bob.c.Close()
+	alice.waitFor(func(ms []clusterMsg) bool {
+		for _, x := range ms {
+			if x.Type == "presence" && slices.Contains(x.Left, "bob") {
+				return true
+			}
+		}
+		return false
+	}, "alice to see bob leave on B")
+	// The status page of any node shows every node, each once.
+	var names any
+	c1mtest.Eventually(t, 20*time.Second, func() bool {
+		names = getJSON(t, a.api, "/v1/info")["nodes"]
+		l, _ := names.([]any)
+		return len(l) == 3 && slices.Equal(l, []any{"node-0", "node-1", "node-2"})
+	}, func() string {
+		return fmt.Sprintf("A's status page shows nodes %v, want node-0, node-1, node-2", names)
+	})
 }

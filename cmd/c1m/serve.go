@@ -38,6 +38,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", wsproto.DefaultMaxHeaderBytes, "maximum upgrade request head; larger → HTTP 431")
 	fs.IntVar(&cfg.MaxPending, "max-pending", server.DefaultMaxPending, "queued outbound bytes per connection before it is closed as a slow consumer (1013)")
 	fs.Float64Var(&cfg.AcceptRatePerIP, "accept-rate-per-ip", 0, "new connections per second from one source address (an IPv6 /64), with a burst of twice that; past it HTTP 429 (0: off; behind an L4 balancer every source is the balancer)")
+	fs.BoolVar(&cfg.ProxyProtocol, "proxy-protocol", false, "every connection starts with a PROXY protocol header (v2, or v1) from the load balancer, whose client address the per-IP limit and the logs use; a connection without one is closed. Only when every client comes through such a balancer")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "SO_SNDBUF for client sockets, capping the kernel memory a client that stops reading can pin (0: kernel autotuning)")
 	handler := fs.String("handler", "app", "message handler: app (the JSON protocol of docs/protocol.md), echo or discard")
 	auth := fs.String("auth", "jwt", "jwt (a token at the handshake) or none (anyone may connect: development only)")
@@ -166,7 +167,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 		return 1
 	}
-	log.Info("serving", "addr", fmt.Sprintf("%s (port %d)", cfg.Addr, s.Port()), "path", cfg.Path, "metrics", s.MetricsAddr(), "handler", *handler, "max_conns", maxConns)
+	log.Info("serving", "addr", fmt.Sprintf("%s (port %d)", cfg.Addr, s.Port()), "path", cfg.Path, "metrics", s.MetricsAddr(), "handler", *handler, "max_conns", maxConns, "proxy_protocol", cfg.ProxyProtocol)
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

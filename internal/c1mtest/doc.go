@@ -10,6 +10,9 @@
 //   - Binary, Serve and Proc: build c1m once per test process, run
 //     `c1m serve` on free loopback ports as a child, and read its
 //     /metrics and /proc entries.
+//   - NewTLSFiles, RenderHAProxy, RenderNginx: a throwaway CA and server
+//     certificate, and the shipped load balancer configurations with a
+//     test's addresses and paths in place of the production ones.
 //   - Browser: headless Chromium (Debian's /usr/bin/chromium) for the
 //     tests of the status page and c1m.js, driven with chromedp.
 //

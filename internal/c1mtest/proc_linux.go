@@ -106,6 +106,10 @@ func Start(tb testing.TB, addr, metricsAddr string, args, env []string) (*Proc, 
 // PID is the child's process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
+// Output returns what the child has written to stdout and stderr so far
+// (its last MiB). Safe from any goroutine.
+func (p *Proc) Output() string { return p.out.String() }
+
 func (p *Proc) exited() bool {
 	select {
 	case <-p.done:
