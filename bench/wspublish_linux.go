@@ -123,7 +123,9 @@ func (w *Worker) publishStep(now time.Time) {
 		ps.msg = append(ps.msg[:0], `{"type":"room_message","room":"r`...)
 		ps.msg = strconv.AppendInt(ps.msg, int64(pc.room), 10)
 		ps.msg = append(ps.msg, `","data":{"bt":`...)
-		ps.msg = strconv.AppendInt(ps.msg, time.Now().UnixNano(), 10)
+		// The send time on the publisher's clock, as the receivers
+		// correct theirs to it (zero shift on the orchestrator's box).
+		ps.msg = strconv.AppendInt(ps.msg, time.Now().UnixNano()+w.clockShift, 10)
 		ps.msg = append(ps.msg, `,"o":`...)
 		ps.msg = strconv.AppendInt(ps.msg, int64(w.dsts[c.target].Port), 10)
 		ps.msg = append(ps.msg, `,"k":`...)
