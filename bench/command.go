@@ -11,7 +11,10 @@ type Command struct {
 	// WaitStart), "dump" (report and, with Reset, restart the histograms
 	// and counters), "slow" (stop reading on Fraction of the connections),
 	// "join" (join rooms of RoomSize by global connection index),
-	// "churn" (close and reopen Rate connections per second; 0 stops) or
+	// "churn" (close and reopen Rate connections per second; 0 stops),
+	// "publish" (send Count room_message frames of Size bytes of data to
+	// each room of RoomSize whose publisher this worker holds, paced so
+	// that all workers together send Rate per second; see publishRoom) or
 	// "clock" (from now on, correct receive times by Offset: this host's
 	// clock minus the publisher's, freshly measured).
 	Cmd      string  `json:"cmd"`
@@ -20,6 +23,8 @@ type Command struct {
 	Fraction float64 `json:"fraction,omitempty"`
 	RoomSize int     `json:"room_size,omitempty"`
 	Rate     int     `json:"rate,omitempty"`
+	Count    int     `json:"count,omitempty"`
+	Size     int     `json:"size,omitempty"`
 	Offset   int64   `json:"offset_ns,omitempty"` // clock: ns
 }
 
@@ -30,8 +35,15 @@ type Dump struct {
 	Latency *hdrhistogram.Snapshot `json:"latency"`
 	// Probe holds ping → pong round trips of the probe connections, µs.
 	Probe *hdrhistogram.Snapshot `json:"probe"`
-	Open  int                    `json:"open"`
-	Slow  int                    `json:"slow"`
+	// Cross holds the latencies of the deliveries published through
+	// another cluster node than the receiving connection's (messages that
+	// name their node, cluster mode), µs.
+	Cross *hdrhistogram.Snapshot `json:"cross,omitempty"`
+	// Errors counts error messages from the server (a refused publish,
+	// a rate limit) since the reset.
+	Errors int `json:"errors,omitempty"`
+	Open   int `json:"open"`
+	Slow   int `json:"slow"`
 	// Reconnected counts connections reopened by churn since the reset,
 	// left out of Complete, Short and Extra.
 	Reconnected int `json:"reconnected"`

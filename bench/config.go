@@ -77,6 +77,22 @@ type Config struct {
 	// "--loops 1 --workers 1" when many server processes share few cores.
 	ServeArgs []string
 
+	// Cluster, when set, makes the local c1m servers nodes of one
+	// cluster: "embedded" (each runs NATS inside, routes on ports of the
+	// base-port range) or nats://host:port[,...] (all join that NATS).
+	// Every message is then published once, through one node's API (or
+	// one client's connection), instead of once per server. Empty: each
+	// server stands alone and gets every publish (the default).
+	Cluster string
+	// PublishVia is how the rooms scenario publishes: "api" (the
+	// default: HTTP requests to the publish API) or "ws" (the clients
+	// send room_message frames on their own connections; cluster mode
+	// only, see ClusterConfig).
+	PublishVia string
+	// Publishers is how many API requests the rooms scenario keeps in
+	// flight in cluster mode (several HTTP connections); 0: 32.
+	Publishers int
+
 	Out     string // report directory
 	Exe     string // the c1m binary to run servers and workers with
 	Command string // the command line, for the report
@@ -97,6 +113,12 @@ const (
 	ScenarioSlow      = "slow"
 	ScenarioRooms     = "rooms"
 	ScenarioChurn     = "churn"
+)
+
+// How the rooms scenario publishes (Config.PublishVia).
+const (
+	PublishViaAPI = "api"
+	PublishViaWS  = "ws"
 )
 
 // ParseServers parses a --compare list: known servers, no repeats.
@@ -181,6 +203,15 @@ func (c *Config) defaults() error {
 	}
 	if c.ChurnRate == 0 {
 		c.ChurnRate = 500
+	}
+	if c.PublishVia == "" {
+		c.PublishVia = PublishViaAPI
+	}
+	if c.Publishers == 0 {
+		c.Publishers = defaultPublishers
+	}
+	if err := c.checkCluster(); err != nil {
+		return err
 	}
 	switch {
 	case c.Conns < 1:

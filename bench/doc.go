@@ -37,6 +37,18 @@
 //	C1M_AGENT_KEY=... c1m bench --agents 10.0.0.2:7070,10.0.0.3:7070 \
 //		--server-host 10.0.0.1 --conns 1000000
 //
+// Cluster mode (Config.Cluster, `--cluster embedded` or
+// `--cluster nats://...`): the local c1m servers are nodes of one c1m
+// cluster and every message is published once, through one node's API
+// (Config.Publishers requests in flight) or from one member's connection
+// (Config.PublishVia "ws"), instead of once per server. Each message names
+// the node it went through, so the workers keep the cross-node latency
+// apart; the report adds the backplane's counters per phase and per node
+// (cluster.go, clusterphase.go).
+//
+//	c1m bench --cluster embedded --servers 3 --conns 3000 \
+//		--scenario rooms --room-size 3 --publish-rate 5000
+//
 // Usage (what `c1m bench` does):
 //
 //	w, err := bench.NewWorker(bench.WorkerConfig{

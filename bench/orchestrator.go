@@ -13,6 +13,7 @@ import (
 
 // runner holds one run's processes.
 type runner struct {
+	ctx     context.Context
 	cfg     *Config
 	servers []*serverProc
 	workers []*worker
@@ -22,7 +23,9 @@ type runner struct {
 	control *serverProc
 	rep     *Report
 	st      *statusPrinter
-	stage   string // what the run is doing, for reports of lost workers
+	// serversStart is when the local servers were started.
+	serversStart time.Time
+	stage        string // what the run is doing, for reports of lost workers
 }
 
 // ErrWorkersLost: the run finished, but some worker processes were lost
@@ -87,7 +90,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
+	r := &runner{ctx: ctx, cfg: &cfg, rep: newReport(cfg), st: newStatusPrinter(cfg.Progress, cfg.Terminal)}
 	r.rep.Auth = "none"
 	var pubKey string
 	if minter != nil {
@@ -122,6 +125,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		publish = cfg.Publish
 	} else {
 		nofile := cfg.serverNoFile(limit)
+		r.serversStart = time.Now()
 		r.servers, err = startServers(ctx, &cfg, pubKey, nofile)
 		defer stopServers(r.servers)
 		if err != nil {
@@ -134,6 +138,11 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		r.rep.Memory = &Memory{NoFile: nofile, ControlNoFile: controlNoFile}
 		for _, s := range r.servers {
 			publish = append(publish, s.publishURL())
+		}
+		if cfg.clustered() {
+			if err := r.formCluster(ctx); err != nil {
+				return nil, err
+			}
 		}
 		time.Sleep(time.Second) // let the servers finish starting up before the first reading
 		if r.rep.Memory.Before, r.rep.Memory.ControlBefore, err = r.readMemory(); err != nil {
@@ -185,7 +194,11 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 	r.rep.finish(mem0, mem1, r.localSockets(r.rep.Held))
 	r.logf("held %d of %d; server memory %.0f B/conn; kernel %.0f B/socket", r.rep.Held, cfg.Conns, r.rep.ServerBytesPerConn, r.rep.KernelBytesPerSocket)
 
-	pub := newPublisher(publish, cfg.APIKey, cfg.Size)
+	pub, flood := newPublisher(publish, cfg.APIKey, cfg.Size), newPublisher(publish, cfg.APIKey, slowSize)
+	if cfg.clustered() {
+		pub = newClusterPublisher(publish, origins(r.servers), cfg.APIKey, cfg.Size, cfg.Publishers)
+		flood = newClusterPublisher(publish, origins(r.servers), cfg.APIKey, slowSize, cfg.Publishers)
+	}
 	for _, sc := range cfg.Scenarios {
 		if ctx.Err() != nil {
 			break
@@ -198,7 +211,7 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		case ScenarioBroadcast:
 			res, err = r.broadcastPhase(ScenarioBroadcast, cfg.Broadcasts, cfg.Interval, pub)
 		case ScenarioSlow:
-			res, err = r.slowPhase(pub, newPublisher(publish, cfg.APIKey, slowSize))
+			res, err = r.slowPhase(pub, flood)
 		case ScenarioRooms:
 			res, err = r.roomsPhase(pub)
 		case ScenarioChurn:
@@ -214,6 +227,9 @@ func run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	r.rep.ServerMetrics = scrapeMetrics(r.servers)
+	if cfg.clustered() {
+		r.rep.Nodes = nodeCounters(r.servers)
+	}
 	r.rep.ClosedByServer = sumProgress(r.workers).Closed
 	if len(cfg.Agents) > 0 {
 		r.rep.Agents = r.agentReports()
@@ -330,6 +346,12 @@ func (r *runner) hold(ctx context.Context) error {
 	defer r.st.done()
 	start := time.Now()
 	end := start.Add(r.cfg.Hold)
+	cpu0 := sumCPU(r.servers)
+	defer func() {
+		if d := time.Since(start).Seconds(); d > 0 {
+			r.rep.HoldServerCPU = (sumCPU(r.servers) - cpu0) / d
+		}
+	}()
 	for time.Now().Before(end) && ctx.Err() == nil {
 		time.Sleep(min(time.Until(end), time.Second))
 		t := sumProgress(r.workers)

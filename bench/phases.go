@@ -75,21 +75,37 @@ type PhaseResult struct {
 	Flood            *PhaseResult `json:"flood,omitempty"`
 	ServerSlowClosed int          `json:"server_slow_closed,omitempty"`
 	ServerDropped    int          `json:"server_dropped,omitempty"`
+
+	// Cluster mode: CrossNode is the latency of the deliveries published
+	// through another node than the receiver's; Backplane what NATS
+	// carried, summed over the nodes. PublishRate is the publishes per
+	// second achieved (the rooms scenario, against TargetRate),
+	// PublishErrors the publishes refused or failed, ErrorMessages the
+	// error messages the clients got from the servers.
+	CrossNode     *Percentiles `json:"cross_node_latency,omitempty"`
+	Backplane     *Backplane   `json:"backplane,omitempty"`
+	PublishRate   float64      `json:"publish_rate,omitempty"`
+	TargetRate    int          `json:"target_rate,omitempty"`
+	PublishErrors int          `json:"publish_errors,omitempty"`
+	ErrorMessages int          `json:"error_messages,omitempty"`
 }
 
 // phaseRun gathers one phase: resets the workers' counters, watches the
 // servers' memory, and merges the workers' dumps at the end.
 type phaseRun struct {
-	r       *runner
-	res     PhaseResult
-	label   string // the phase's name in the per-agent figures
-	start   time.Time
-	cpu0    float64
-	msgs0   int64 // messages the workers had received at the start
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	peakMu  sync.Mutex
-	rssPeak int64
+	r     *runner
+	res   PhaseResult
+	label string // the phase's name in the per-agent figures
+	start time.Time
+	cpu0  float64
+	msgs0 int64 // messages the workers had received at the start
+	// metrics0 are the servers' summed metrics at the start (cluster
+	// mode: the backplane's counters).
+	metrics0 map[string]float64
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	peakMu   sync.Mutex
+	rssPeak  int64
 }
 
 func (r *runner) beginPhase(name string) (*phaseRun, error) {
@@ -99,6 +115,9 @@ func (r *runner) beginPhase(name string) (*phaseRun, error) {
 	}
 	p := &phaseRun{r: r, res: PhaseResult{Name: name}, label: name, start: time.Now(), cpu0: sumCPU(r.servers), stop: make(chan struct{}),
 		msgs0: sumProgress(r.workers).Messages}
+	if r.cfg.clustered() {
+		p.metrics0 = scrapeMetrics(r.servers)
+	}
 	p.res.RSSBefore = sumRSS(r.servers)
 	p.rssPeak = p.res.RSSBefore
 	p.wg.Add(1)
@@ -164,9 +183,11 @@ func (p *phaseRun) end(expect int) (PhaseResult, error) {
 	res.Seconds = time.Since(p.start).Seconds()
 	res.Closes = map[int]int{}
 	p.r.hostPhases(p.label, ds)
-	var lat, probe []*hdrhistogram.Snapshot
+	var lat, probe, cross []*hdrhistogram.Snapshot
 	for _, x := range ds {
 		d := x.d
+		cross = append(cross, d.Cross)
+		res.ErrorMessages += d.Errors
 		res.Receivers += d.Open - d.Slow - d.Reconnected
 		res.Complete += d.Complete
 		res.Short += d.Short
@@ -194,6 +215,13 @@ func (p *phaseRun) end(expect int) (PhaseResult, error) {
 		res.CPUMicrosPerDelivery = (sumCPU(p.r.servers) - p.cpu0) * 1e6 / float64(res.Deliveries)
 	}
 	res.RSSPeak = p.rssPeak
+	if p.metrics0 != nil {
+		res.Backplane = backplaneDelta(p.metrics0, scrapeMetrics(p.r.servers))
+		if ch := MergeSnapshots(cross); ch.TotalCount() > 0 {
+			pc := percentiles(ch)
+			res.CrossNode = &pc
+		}
+	}
 	return res, nil
 }
 
@@ -274,6 +302,9 @@ const (
 // roomsPhase joins rooms of RoomSize and publishes to them at PublishRate
 // for Duration: the amplified-writes model (publishes × room size).
 func (r *runner) roomsPhase(pub *publisher) (PhaseResult, error) {
+	if r.cfg.clustered() {
+		return r.clusterRoomsPhase(pub)
+	}
 	size := r.cfg.RoomSize
 	if _, err := doAll(r.workers, Command{Cmd: "join", RoomSize: size}); err != nil {
 		return PhaseResult{}, err
@@ -341,5 +372,5 @@ func (p PhaseResult) String() string {
 			p.Flood.Messages, slowSize, p.Flood.Complete, p.Flood.Receivers, p.Slow, p.ServerSlowClosed, p.ServerDropped,
 			float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20))
 	}
-	return s
+	return s + p.clusterString()
 }

@@ -109,6 +109,7 @@ func startServers(ctx context.Context, cfg *Config, pubKey string, nofile int) (
 			if cfg.PingInterval > 0 {
 				args = append(args, "--ping-interval", cfg.PingInterval.String())
 			}
+			args = append(args, clusterArgs(cfg, i)...)
 			args = append(args, cfg.ServeArgs...)
 		}
 		var env []string

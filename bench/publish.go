@@ -13,10 +13,15 @@ import (
 
 // publisher posts to the servers' publish APIs.
 type publisher struct {
-	urls   []string
-	key    string
-	client *http.Client
-	pad    string
+	urls []string
+	// origins, in cluster mode, are the WebSocket ports of the nodes
+	// whose APIs urls are, in the same order: each message names the
+	// node it was published through ("o"), so that the workers can tell
+	// cross-node deliveries. nil in single-node mode.
+	origins []int
+	key     string
+	client  *http.Client
+	pad     string
 }
 
 func newPublisher(urls []string, key string, size int) *publisher {
@@ -28,10 +33,30 @@ func newPublisher(urls []string, key string, size int) *publisher {
 	}
 }
 
+// newClusterPublisher is newPublisher for cluster mode: urls[i] is the
+// API of the node listening for WebSocket clients on origins[i], and up
+// to conns requests may be in flight.
+func newClusterPublisher(urls []string, origins []int, key string, size, conns int) *publisher {
+	p := newPublisher(urls, key, size)
+	p.origins = origins
+	// The "o" field takes room too: {"bt":…,"o":65535,"k":…}.
+	p.pad = p.pad[:max(len(p.pad)-len(`,"o":65535`), 0)]
+	p.client.Transport = &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	return p
+}
+
 // payload is a message whose first field is its send time, for latency.
-func (p *publisher) payload(k int) []byte {
+func (p *publisher) payload(k int) []byte { return p.payloadVia(k, 0) }
+
+// payloadVia is payload for a message published through node i (cluster
+// mode): after the send time comes the node's port.
+func (p *publisher) payloadVia(k, i int) []byte {
 	b := []byte(`{"bt":`)
 	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
+	if p.origins != nil {
+		b = append(b, `,"o":`...)
+		b = strconv.AppendInt(b, int64(p.origins[i]), 10)
+	}
 	b = append(b, `,"k":`...)
 	b = strconv.AppendInt(b, int64(k), 10)
 	b = append(b, `,"pad":"`...)
@@ -39,11 +64,25 @@ func (p *publisher) payload(k int) []byte {
 	return append(b, `"}`...)
 }
 
-// toAll publishes message k to everyone on every server at once.
+// toAll publishes message k to everyone on every server at once; in
+// cluster mode once, through the first node.
 func (p *publisher) toAll(k int) error {
 	data := p.payload(k)
+	urls := p.urls
+	if p.origins != nil {
+		data, urls = p.payloadVia(k, 0), p.urls[:1]
+	}
 	body := append(append([]byte(`{"all":true,"data":`), data...), '}')
-	return p.post(p.urls, body)
+	return p.post(urls, body)
+}
+
+// toRoomVia publishes message k to room once, through node i (cluster
+// mode).
+func (p *publisher) toRoomVia(i int, room string, k int) error {
+	data := p.payloadVia(k, i)
+	body := []byte(`{"room":"` + room + `","data":`)
+	body = append(append(body, data...), '}')
+	return p.post(p.urls[i:i+1], body)
 }
 
 // toRoom publishes message k to room on every server (the room's members
@@ -91,4 +130,39 @@ func (p *publisher) post(urls []string, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// sendOrigin extracts the benchmark's send time from a delivery: the
+// data object starts with {"bt":<Unix ns>, ...}; in cluster mode the
+// next field is "o":<port>, the node the message was published through
+// (0 when absent).
+func sendOrigin(p []byte) (sent int64, origin int, ok bool) {
+	i := bytes.Index(p, []byte(`"bt":`))
+	if i < 0 {
+		return 0, 0, false
+	}
+	sent, n := leadingInt(p[i+5:])
+	if n == 0 {
+		return 0, 0, false
+	}
+	if rest := p[i+5+n:]; bytes.HasPrefix(rest, []byte(`,"o":`)) {
+		o, _ := leadingInt(rest[5:])
+		origin = int(o)
+	}
+	return sent, origin, true
+}
+
+// leadingInt parses the decimal digits at the start of p and returns the
+// value and how many digits there were.
+func leadingInt(p []byte) (int64, int) {
+	var v int64
+	n := 0
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			break
+		}
+		v = v*10 + int64(c-'0')
+		n++
+	}
+	return v, n
 }

@@ -64,6 +64,19 @@ type Report struct {
 	Auth             string  `json:"auth"`
 	TokenMintSeconds float64 `json:"token_mint_seconds"`
 
+	// Cluster says which backplane joined the servers (cluster mode;
+	// empty when each server stood alone and got every publish),
+	// ClusterReadySeconds how long after their start every node's
+	// /readyz said ok, PublishVia how the rooms scenario published, and
+	// Nodes each node's backplane counters at the end.
+	Cluster             string         `json:"cluster,omitempty"`
+	ClusterReadySeconds float64        `json:"cluster_ready_seconds,omitempty"`
+	PublishVia          string         `json:"publish_via,omitempty"`
+	Nodes               []NodeCounters `json:"cluster_nodes,omitempty"`
+	// HoldServerCPU is the servers' CPU use during the idle hold, in
+	// cores (CPU seconds per second, summed over the processes).
+	HoldServerCPU float64 `json:"hold_server_cpu_cores"`
+
 	Phases        []PhaseResult      `json:"phases"`
 	ServerMetrics map[string]float64 `json:"server_metrics"`
 	Preflight     []string           `json:"preflight"`
@@ -100,8 +113,21 @@ func newReport(cfg Config) *Report {
 	return &Report{
 		Command: cfg.Command, Scenarios: cfg.Scenarios, Server: cfg.Server, Handler: cfg.Handler, Machine: m, Target: cfg.Conns,
 		Servers: cfg.Servers, Workers: cfg.Workers, Start: time.Now().UTC().Format(time.RFC3339),
-		HoldSeconds: cfg.Hold.Seconds(),
+		HoldSeconds: cfg.Hold.Seconds(), Cluster: cfg.clusterMode(), PublishVia: publishVia(cfg),
 	}
+}
+
+// publishVia says how the run published, for the report: once per
+// message in cluster mode (through the API or the clients), else to
+// every server's API.
+func publishVia(cfg Config) string {
+	switch {
+	case !cfg.clustered():
+		return "every server's API (each publish once per server)"
+	case cfg.PublishVia == PublishViaWS:
+		return "broadcasts once through node 0's API; room messages once, from a member's connection (room_message)"
+	}
+	return fmt.Sprintf("once per message: broadcasts through node 0's API, room messages through each node's API in turn (%d requests in flight)", cfg.Publishers)
 }
 
 func (r *Report) addSample(t time.Duration, open int, rss int64) {
@@ -268,6 +294,18 @@ func (r *Report) markdownBody(b *strings.Builder) {
 		row("server memory per connection ¹", "**%.0f B**: fd-indexed tables %.0f B (%.0f B per fd, open-files limit %d per server), heap objects %.0f B, goroutine stacks %.0f B, the rest %.0f B",
 			m.PerConn, m.Tables, m.TableBytesPerFD, m.NoFile, m.Heap, m.Stacks, m.Rest)
 	}
+	row("servers' CPU during the idle hold", "%.2f cores", r.HoldServerCPU)
+	if r.Cluster != "" {
+		row("cluster", "%s; ready %.1f s after the servers started", r.Cluster, r.ClusterReadySeconds)
+		var rss int64
+		for _, s := range r.Before {
+			rss += s.RSS
+		}
+		row("server RSS before any connection (per process, NATS included)", "%.1f MiB", float64(rss)/float64(max(len(r.Before), 1))/(1<<20))
+	}
+	if r.PublishVia != "" {
+		row("publishing", "%s", r.PublishVia)
+	}
 	if len(r.Agents) > 0 {
 		row("kernel memory per socket on this box (Slab delta / its sockets)", "%.0f B", r.KernelBytesPerSocket)
 	} else {
@@ -285,6 +323,9 @@ func (r *Report) markdownBody(b *strings.Builder) {
 				p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.P999, p.Latency.Max, p.Probe.P99,
 				p.Deliveries, p.DeliveriesPerSecond, p.CPUMicrosPerDelivery, float64(p.RSSBefore)/(1<<20), float64(p.RSSPeak)/(1<<20), formatCloses(p.Closes))
 		}
+	}
+	if r.Cluster != "" && len(r.Phases) > 0 {
+		clusterTable(b, r.Phases)
 	}
 	r.markdownAgents(b)
 	r.markdownLost(b)

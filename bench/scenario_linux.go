@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -27,9 +26,9 @@ func (w *Worker) Do(cmd Command) (Dump, error) {
 	case "start":
 		w.startOnce.Do(func() { close(w.startCh) })
 		return Dump{}, nil
-	case "dump", "slow", "join", "churn", "clock":
+	case "dump", "slow", "join", "churn", "publish", "clock":
 	default:
-		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join, churn or clock", cmd.Cmd)
+		return Dump{}, fmt.Errorf("cannot run worker command %q: want start, dump, slow, join, churn, publish or clock", cmd.Cmd)
 	}
 	r := cmdReq{cmd: cmd, reply: make(chan Dump, 1)}
 	w.cmds <- r
@@ -59,6 +58,8 @@ func (w *Worker) runCommands() {
 				w.churnRate = r.cmd.Rate
 				w.churnLast = time.Now()
 				w.churnDue = 0
+			case "publish":
+				w.startPublish(r.cmd.RoomSize, r.cmd.Count, r.cmd.Rate, r.cmd.Size, time.Now())
 			case "clock":
 				w.clockShift = int64(w.cfg.ClockSkew) - r.cmd.Offset
 			}
@@ -70,7 +71,11 @@ func (w *Worker) runCommands() {
 }
 
 func (w *Worker) dump(expect int, reset bool) Dump {
-	d := Dump{Type: "dump", Latency: w.lat.Export(), Probe: w.probe.Export(), Closes: map[int]int{}, Churned: w.churned, Early: w.early}
+	d := Dump{Type: "dump", Latency: w.lat.Export(), Probe: w.probe.Export(), Closes: map[int]int{}, Churned: w.churned,
+		Errors: w.errFrames, Early: w.early}
+	if w.cross.TotalCount() > 0 {
+		d.Cross = w.cross.Export()
+	}
 	for k, v := range w.closes {
 		d.Closes[k] = v
 	}
@@ -102,6 +107,8 @@ func (w *Worker) dump(expect int, reset bool) Dump {
 	if reset {
 		w.lat.Reset()
 		w.probe.Reset()
+		w.cross.Reset()
+		w.errFrames = 0
 		clear(w.closes)
 		w.churned = 0
 		w.early = 0
@@ -204,25 +211,6 @@ func (w *Worker) churnStep(now time.Time) int {
 		w.churnDue = float64(w.churnRate) // do not bank more than a second
 	}
 	return started
-}
-
-// sendTime extracts the benchmark's send time from a broadcast delivery:
-// the data object starts with {"bt":<Unix ns>, ...}.
-func sendTime(p []byte) (int64, bool) {
-	i := bytes.Index(p, []byte(`"bt":`))
-	if i < 0 {
-		return 0, false
-	}
-	var v int64
-	n := 0
-	for _, c := range p[i+5:] {
-		if c < '0' || c > '9' {
-			break
-		}
-		v = v*10 + int64(c-'0')
-		n++
-	}
-	return v, n > 0
 }
 
 // slowRcvbuf is the receive buffer of the slow scenario's clients: small,

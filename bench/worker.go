@@ -126,6 +126,14 @@ type Progress struct {
 	Messages int64     `json:"messages"` // data messages received
 	Pings    int64     `json:"pings"`    // pings answered
 	Done     bool      `json:"done"`     // every connection opened or failed
+	// Published counts the room_message frames of the current "publish"
+	// command sent so far, PublishFailed those it could not send (the
+	// publishing connection was gone); PublishDone says it is over,
+	// after PublishSeconds.
+	Published      int64   `json:"published,omitempty"`
+	PublishFailed  int64   `json:"publish_failed,omitempty"`
+	PublishDone    bool    `json:"publish_done,omitempty"`
+	PublishSeconds float64 `json:"publish_seconds,omitempty"`
 	// Ready: the tokens are minted (Minted of them, in MintSeconds) and
 	// the worker connects, or waits for "start" (WaitStart).
 	Ready       bool    `json:"ready"`

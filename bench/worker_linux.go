@@ -81,6 +81,9 @@ type Worker struct {
 	cmds      chan cmdReq
 	lat       *hdrhistogram.Histogram
 	probe     *hdrhistogram.Histogram
+	cross     *hdrhistogram.Histogram // deliveries published through another node
+	errFrames int                     // error messages from the server
+	pub       *wsPublish              // the "publish" command under way, nil when none
 	closes    map[int]int
 	churnRate int
 	churnDue  float64
@@ -102,7 +105,8 @@ type Worker struct {
 
 	// Counters, written by the loop, read by Snapshot from any goroutine.
 	open, pending, failed, retried, closed, messages, pings atomic.Int64
-	done                                                    atomic.Bool
+	pubSent, pubFailed, pubNanos                            atomic.Int64
+	done, pubDone                                           atomic.Bool
 	errMu                                                   sync.Mutex
 	lastErr                                                 string
 }
@@ -136,7 +140,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w.sink.w = w
 	w.cmds = make(chan cmdReq, 4)
 	w.startCh = make(chan struct{})
-	w.lat, w.probe, w.closes = newHist(), newHist(), map[int]int{}
+	w.lat, w.probe, w.cross, w.closes = newHist(), newHist(), newHist(), map[int]int{}
 	w.rng = uint64(time.Now().UnixNano()) | 1
 	w.clockShift = int64(cfg.ClockSkew - cfg.ClockOffset)
 	for _, t := range cfg.Targets {
@@ -159,6 +163,8 @@ func (w *Worker) Snapshot() Progress {
 		Failed: int(w.failed.Load()), Retries: int(w.retried.Load()), Closed: int(w.closed.Load()),
 		Messages: w.messages.Load(), Pings: w.pings.Load(), Done: w.done.Load(), LastErr: last,
 		Ready: w.ready.Load(), Minted: int(w.minted.Load()), MintSeconds: time.Duration(w.mintNanos.Load()).Seconds(),
+		Published: w.pubSent.Load(), PublishFailed: w.pubFailed.Load(), PublishDone: w.pubDone.Load(),
+		PublishSeconds: time.Duration(w.pubNanos.Load()).Seconds(),
 	}
 }
 
@@ -222,6 +228,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			inflight -= w.sweepStuck(now)
 		}
 		inflight += w.churnStep(now)
+		w.publishStep(now)
 		err := w.p.Wait(10, func(fd int, ev poller.Events) error {
 			if fd < 0 || fd >= len(w.table) {
 				return nil
@@ -469,15 +476,26 @@ type clientSink struct {
 // to the histogram, the receive time corrected by this host's clock
 // offset. A delivery that still seems to arrive before it was sent (the
 // correction's error exceeds the latency) is recorded as 1 µs and counted.
+//
+// In cluster mode the message also names the node it was published
+// through ("o", its WebSocket port): when that is not this connection's
+// server, the latency goes to the cross-node histogram too. Error
+// messages from the server are counted.
 func (k *clientSink) OnMessage(op wsproto.OpCode, p []byte) error {
 	k.w.messages.Add(1)
-	if sent, ok := sendTime(p); ok {
+	if sent, origin, ok := sendOrigin(p); ok {
 		k.c.bcast++
 		d := time.Now().UnixNano() + k.w.clockShift - sent
 		if d <= 0 {
 			k.w.early++
 		}
-		_ = k.w.lat.RecordValue(max(d/1000, 1))
+		us := max(d/1000, 1)
+		_ = k.w.lat.RecordValue(us)
+		if origin != 0 && origin != k.w.dsts[k.c.target].Port {
+			_ = k.w.cross.RecordValue(us)
+		}
+	} else if bytes.HasPrefix(p, []byte(`{"type":"error"`)) {
+		k.w.errFrames++
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.ChurnRate, "churn-rate", 500, "churn scenario: reconnects per second")
 	fs.IntVar(&cfg.Probes, "probes", 4, "probe connections per worker that measure ping round trips")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", 0, "the c1m servers' heartbeat period (0: their default, 30s)")
+	fs.StringVar(&cfg.Cluster, "cluster", "", "make the local c1m servers nodes of one cluster: embedded (each runs NATS, routes on ports after the API ports) or nats://host:port[,...] (an existing NATS); every message is then published once instead of once per server")
+	fs.StringVar(&cfg.PublishVia, "publish-via", "api", "rooms scenario with --cluster: api (HTTP requests to the nodes' publish APIs) or ws (room_message frames from one member of each room)")
+	fs.IntVar(&cfg.Publishers, "publishers", 32, "rooms scenario with --cluster and --publish-via api: publish requests in flight")
 	serveArgs := fs.String("serve-args", "", `extra flags for every local c1m serve, e.g. "--loops 1 --workers 1"`)
 	sources := fs.String("sources", "127.0.0.2-127.0.0.254", "source addresses (ranges and lists)")
 	targets := fs.String("target", "", "comma-separated ws:// URLs of servers already running (default: start local servers)")
@@ -91,6 +94,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		if *targets != "" {
 			fmt.Fprintln(stderr, "c1m bench: --compare starts each server itself; it cannot be combined with --target.")
+			return 2
+		}
+		if cfg.Cluster != "" {
+			fmt.Fprintln(stderr, "c1m bench: --cluster runs c1m servers only; it cannot be combined with --compare.")
 			return 2
 		}
 		if cfg.Compare, err = bench.ParseServers(*compare); err != nil {
