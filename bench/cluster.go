@@ -85,6 +85,18 @@ func (c *Config) clusterMode() string {
 // routePort is server i's NATS route port (embedded cluster mode).
 func (c *Config) routePort(i int) int { return c.BasePort + 3*c.Servers + i }
 
+// serverPorts is how many ports from BasePort the run's servers take:
+// WebSocket, metrics and API for each, and in an embedded cluster each
+// one's NATS route port after those. The memory control server takes
+// the three after them (memory.go).
+func (c *Config) serverPorts() int {
+	n := 3 * c.Servers
+	if c.Cluster == ClusterEmbedded {
+		n += c.Servers
+	}
+	return n
+}
+
 // clusterArgs are server i's extra c1m serve flags in cluster mode (nil
 // otherwise).
 func clusterArgs(cfg *Config, i int) []string {

@@ -66,7 +66,7 @@ func RunCompare(ctx context.Context, cfg Config) (*Comparison, error) {
 		if err := c.plan(limit); err != nil {
 			return nil, err
 		}
-		ports = 3 * (c.Servers + 1) // and the control server's (memory.go)
+		ports = c.serverPorts() + 3 // and the control server's (memory.go)
 	}
 	base := cfg.BasePort
 	if base == 0 {

@@ -120,10 +120,12 @@ func (c *Config) serverNoFile(limit uint64) int {
 }
 
 // startControl starts the control server on the three ports after the
-// servers' (RunCompare leaves room for them).
+// servers' (Config.serverPorts; RunCompare leaves room for them). It is
+// a single node even in cluster mode: it must not join the cluster it
+// is the control of.
 func (r *runner) startControl(ctx context.Context, pubKey string) error {
 	c := *r.cfg
-	c.Servers, c.BasePort = 1, r.cfg.BasePort+3*r.cfg.Servers
+	c.Servers, c.BasePort, c.Cluster = 1, r.cfg.BasePort+r.cfg.serverPorts(), ""
 	ss, err := startServers(ctx, &c, pubKey, controlNoFile)
 	if len(ss) > 0 {
 		r.control = ss[0]
