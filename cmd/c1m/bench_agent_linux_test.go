@@ -18,17 +18,21 @@ import (
 // agentTestKey is the agents' key in these tests.
 const agentTestKey = "c1m-agent-test-key-0123456789"
 
-// Ports of these tests, from the fixed range 34000-34999: the agents' in
-// their own namespaces, the server's (3 from each base) in the root one.
+// Ports of these tests. The agents' (34001-34009) are in their own
+// namespaces. The servers' (3 from each base, and 3 more for the memory
+// control server) are in the root namespace, in 24100-24999: below the
+// ephemeral range (32768-60999), where a source port picked by the kernel
+// or by another test's benchmark workers, even one in TIME_WAIT, would
+// make a listener's bind fail.
 const (
 	agentTestPort     = 34001
 	agentTestRoomPort = 34002
-	agentTestBase     = 34100 // the refusals never start a server
+	agentTestBase     = 24100 // the refusals never start a server
 )
 
 var (
-	agentTestRunBases  = []int{34110, 34410, 34710}
-	agentTestDeadBases = []int{34210, 34510, 34810}
+	agentTestRunBases  = []int{24110, 24410, 24710}
+	agentTestDeadBases = []int{24210, 24510, 24810}
 )
 
 // TestBenchAgents drives two agents, each in a network namespace of its
