@@ -108,8 +108,13 @@ func TestHistoryResume(t *testing.T) {
 	}
 	fetch()
 	wg.Wait()
+	// Interest is asynchronous: on a slow box all 30 may have gone out
+	// before C's subscription was in place. Once it is on every node, one
+	// more message, which C must get live.
+	waitSubscribed(t, nodes, room, []*node{a, c})
+	publishWait(t, b.Cluster, room, "b", `{"after":1}`)
 	// Then the live messages C received since its Interest.
-	const total = 10 + 50 + 30
+	const total = 10 + 50 + 30 + 1
 	eventually(t, "every message on A", func() bool { return a.rec.count(room) == total })
 	want := a.rec.of(room)[10:]
 	eventually(t, "C live up to the last message", func() bool {
