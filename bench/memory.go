@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"c1m/internal/debuggc"
 )
 
 // The servers' memory per connection, the benchmark's headline memory
@@ -102,15 +104,6 @@ type ServerMemory struct {
 	GCSeconds float64 `json:"gc_seconds"`
 }
 
-// gcAnswer is the JSON of POST /debug/gc.
-type gcAnswer struct {
-	HeapLive  int64   `json:"heap_live_bytes"`
-	HeapInuse int64   `json:"heap_inuse_bytes"`
-	Stacks    int64   `json:"stack_inuse_bytes"`
-	Runtime   int64   `json:"runtime_bytes"`
-	Seconds   float64 `json:"seconds"`
-}
-
 // serverNoFile is the open-files limit each local server gets: its share
 // of the connections plus the descriptors a process keeps for itself,
 // within the box's limit.
@@ -196,7 +189,7 @@ func gcSample(s *serverProc) (ServerMemory, error) {
 		if resp.StatusCode != http.StatusOK {
 			return ServerMemory{}, fmt.Errorf("cannot make the server on port %d collect: HTTP %d: %.200s", s.port, resp.StatusCode, body)
 		}
-		var a gcAnswer
+		var a debuggc.Report
 		if err := json.Unmarshal(body, &a); err != nil {
 			return ServerMemory{}, fmt.Errorf("cannot parse the collection report of the server on port %d: %w", s.port, err)
 		}
@@ -205,8 +198,8 @@ func gcSample(s *serverProc) (ServerMemory, error) {
 		if err != nil {
 			return ServerMemory{}, err
 		}
-		return ServerMemory{PID: pid, RSSAnon: anon, HeapLive: a.HeapLive, HeapInuse: a.HeapInuse,
-			Stacks: a.Stacks, Runtime: a.Runtime, GCSeconds: a.Seconds}, nil
+		return ServerMemory{PID: pid, RSSAnon: anon, HeapLive: int64(a.HeapLive), HeapInuse: int64(a.HeapInuse),
+			Stacks: int64(a.Stacks), Runtime: int64(a.Runtime), GCSeconds: a.Seconds}, nil
 	}
 }
 

@@ -91,7 +91,7 @@ type Config struct {
 	// every client comes through such a balancer, since whoever can
 	// reach the listener directly can claim any address with it.
 	ProxyProtocol bool
-	// DebugGC serves POST /debug/gc on the metrics listener (debuggc.go):
+	// DebugGC serves POST /debug/gc on the metrics listener (internal/debuggc):
 	// a full collection on demand, for benchmarks that read memory per
 	// connection. Off by default, and then the path is 404: an operator's
 	// listener that Prometheus scrapes from elsewhere must not let

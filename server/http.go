@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"c1m/internal/debuggc"
 )
 
 // httpServer serves /metrics, /livez and /readyz on the metrics listener,
@@ -34,7 +36,7 @@ func (s *Server) startHTTP() error {
 		s.WriteMetrics(w)
 	})
 	if s.cfg.DebugGC {
-		mux.HandleFunc("/debug/gc", serveGC)
+		mux.HandleFunc("/debug/gc", debuggc.Handler(debuggc.PlainText)) // the gate and the report: internal/debuggc
 	}
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")

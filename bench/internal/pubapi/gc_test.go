@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"c1m/internal/debuggc"
 )
 
 // TestDebugGC: the comparison servers answer POST /debug/gc as c1m serve
-// does: the memory after a collection, GET refused, at most one a second.
+// does, the memory after a collection, and refuse GET with this API's
+// JSON error. The gate (one a second) is internal/debuggc's and tested
+// there.
 func TestDebugGC(t *testing.T) {
 	srv := httptest.NewServer(Handler(Config{Name: "test", Publish: func([]byte) (uint64, error) { return 0, nil }, Metrics: func(io.Writer) {}}))
 	defer srv.Close()
@@ -28,14 +32,18 @@ func TestDebugGC(t *testing.T) {
 	if resp := f(http.MethodGet, http.StatusMethodNotAllowed); resp.Header.Get("Allow") != http.MethodPost {
 		t.Fatalf("GET /debug/gc: Allow %q, want POST", resp.Header.Get("Allow"))
 	}
-	resp := f(http.MethodPost, http.StatusOK)
-	var rep GCReport
-	err := json.NewDecoder(resp.Body).Decode(&rep)
+	resp := f(http.MethodGet, http.StatusMethodNotAllowed)
+	var e struct{ Error string }
+	err := json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if err != nil || e.Error != "method_not_allowed" {
+		t.Fatalf("GET /debug/gc: %+v, %v; want the JSON error method_not_allowed", e, err)
+	}
+	resp = f(http.MethodPost, http.StatusOK)
+	var rep debuggc.Report
+	err = json.NewDecoder(resp.Body).Decode(&rep)
 	resp.Body.Close()
 	if err != nil || rep.HeapLive == 0 || rep.HeapInuse < rep.HeapLive || rep.Stacks == 0 || rep.Seconds <= 0 {
 		t.Fatalf("POST /debug/gc: %+v, %v; want the memory after the collection", rep, err)
-	}
-	if resp := f(http.MethodPost, http.StatusTooManyRequests); resp.Header.Get("Retry-After") != "1" {
-		t.Fatalf("second POST: Retry-After %q, want 1", resp.Header.Get("Retry-After"))
 	}
 }

@@ -5,7 +5,7 @@
 //	POST /v1/publish {"all":true,"data":<json>} → 202 {"seq":N}   (behind the API key)
 //	GET  /livez                                  → 200 ok
 //	GET  /metrics                                → Prometheus text
-//	POST /debug/gc                               → 200 memory after a full collection (gc.go)
+//	POST /debug/gc                               → 200 memory after a full collection (internal/debuggc)
 //
 // Rooms and users are refused with 400: these servers publish to everyone
 // only. Errors are JSON objects {"error":code,"message":text}, as c1m's.
@@ -30,6 +30,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"c1m/internal/debuggc"
 )
 
 // MaxBody caps a publish request body, as c1m's API does.
@@ -67,7 +69,7 @@ func Handler(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		cfg.Metrics(w)
 	})
-	mux.HandleFunc("/debug/gc", serveGC)
+	mux.HandleFunc("/debug/gc", debuggc.Handler(Error)) // as c1m serve --debug-gc; errors in this API's JSON
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusNotFound, "not_found", "no such endpoint: the "+cfg.Name+" serves POST /v1/publish, GET /livez, GET /metrics and POST /debug/gc")
 	})
