@@ -164,14 +164,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log.Warn(fmt.Sprintf("max-conns %d is above what the open-files limit allows (%d); raise LimitNOFILE or ulimit -n (see c1m sysctl check)", cfg.MaxConns, capacity))
 	}
 	preflight(log, maxConns)
+	// The handler goes in before the listeners open: a SIGTERM from a
+	// supervisor that sees the port answer must start a drain, not kill
+	// the process by the runtime's default. One that arrives during
+	// Start waits in the channel until the server is up.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
 	if err := svc.Start(); err != nil {
 		fmt.Fprintf(stderr, "c1m serve: %v.\n", err)
 		return 1
 	}
 	log.Info("serving", "addr", fmt.Sprintf("%s (port %d)", cfg.Addr, s.Port()), "path", cfg.Path, "metrics", s.MetricsAddr(), "handler", *handler, "max_conns", maxConns, "proxy_protocol", cfg.ProxyProtocol)
 
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
 	log.Info("signal received; draining", "signal", got.String())
 	ctx, cancel := context.WithCancel(context.Background())
