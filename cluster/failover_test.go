@@ -38,11 +38,16 @@ func TestStreamFailover(t *testing.T) {
 
 	leader.Server().Shutdown()
 	// Publishes fail (ErrStream, ErrTimeout) until a new leader is
-	// elected; then they go on.
-	eventually(t, "a publish through the new leader", func() bool {
-		_, err := publishAck(rest[0].Cluster, room, "x", `{"after":0}`)
-		return err == nil
-	})
+	// elected and its interest has reached each survivor's server over
+	// the routes (until then that node's publish gets 503, no
+	// responders, even when the other one's goes through); then they
+	// go on.
+	for _, n := range rest {
+		eventually(t, "a publish through the new leader from each survivor", func() bool {
+			_, err := publishAck(n.Cluster, room, "x", `{"after":0}`)
+			return err == nil
+		})
+	}
 	for k := 1; k < 10; k++ {
 		publishWait(t, rest[1].Cluster, room, "y", fmt.Sprintf(`{"after":%d}`, k))
 	}
