@@ -241,14 +241,46 @@ func (x *tab) dump() string {
 }
 
 // joinChat joins room as user in the demo chat and waits until joined.
+//
+// A click can miss: it lands where the button was measured just before,
+// and the live feed may move the layout in between (a figure or a chart
+// filled in). So a press that left the chat untouched (still "idle",
+// "not joined", nothing logged: the form was never submitted) is
+// repeated, up to five times; a press that did start the chat is not.
 func (x *tab) joinChat(user, room string) {
 	x.t.Helper()
 	x.run(
 		chromedp.SetValue(chromedp.CSS("#chat-user"), user),
 		chromedp.SetValue(chromedp.CSS("#chat-room"), room),
-		chromedp.Click(chromedp.CSS("#chat-join")),
 	)
+	const started = `text("chat-state") !== "idle" || text("chat-room-state") !== "not joined" || document.getElementById("chat-log").children.length > 0`
+	for press := 1; ; press++ {
+		x.run(chromedp.Click(chromedp.CSS("#chat-join")))
+		if x.within(5*time.Second, started) {
+			break
+		}
+		if press == 5 {
+			x.t.Fatalf("%s: Join pressed five times and the chat never started; the page shows %s", x.name, x.dump())
+		}
+		x.t.Logf("%s: Join press %d did not reach the form; pressing again", x.name, press)
+	}
 	x.waitFor(user+" to join "+room, `text("chat-state") === "open" && text("chat-room-state") === "joined"`)
+}
+
+// within reports whether cond becomes true on the page within d.
+func (x *tab) within(d time.Duration, cond string) bool {
+	x.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, err := chromedp.Run(x.ctx, chromedp.Evaluate[bool](pageHelpers+"\n;!!("+cond+")"))
+		if err != nil {
+			x.t.Fatalf("%s: cannot evaluate %s: %v", x.name, cond, err)
+		}
+		if ok || time.Now().After(deadline) {
+			return ok
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // say sends text in the demo chat.
