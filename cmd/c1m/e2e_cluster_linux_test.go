@@ -32,12 +32,15 @@ func startCluster(t *testing.T, n int, extra ...string) []*node {
 	t.Helper()
 	nodes := make([]*node, n)
 	var routes []string
+	// Four ports per node, all distinct: picked one at a time, a route
+	// port and another node's API port once came out the same.
+	ports := c1mtest.FreeAddrs(t, 4*n)
 	for i := range nodes {
-		nodes[i] = &node{api: c1mtest.FreeAddr(t), route: c1mtest.FreeAddr(t)}
+		nodes[i] = &node{api: ports[4*i], route: ports[4*i+1]}
 		routes = append(routes, nodes[i].route)
 	}
 	for i, nd := range nodes {
-		addr, maddr := c1mtest.FreeAddr(t), c1mtest.FreeAddr(t)
+		addr, maddr := ports[4*i+2], ports[4*i+3]
 		args := append([]string{"serve", "--auth=none", "--addr", addr, "--metrics-addr", maddr, "--api-addr", nd.api,
 			"--cluster", "embedded:" + nd.route, "--cluster-routes", strings.Join(routes, ","),
 			"--cluster-node", "node-" + strconv.Itoa(i), "--drain-delay=0", "--rate-burst=100000", "--rate-refill=100000",

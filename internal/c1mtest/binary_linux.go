@@ -77,6 +77,24 @@ func Env(extra ...string) []string {
 	return append(env, extra...)
 }
 
+// FreeAddrs returns n distinct 127.0.0.1:<port> addresses that were free
+// a moment ago: it holds every listener open until all n are chosen, so
+// the kernel cannot hand one port out twice, as n calls of FreeAddr can
+// (a port closed is the next one offered).
+func FreeAddrs(tb testing.TB, n int) []string {
+	tb.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("cannot find a free port: %v", err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs
+}
+
 // FreeAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
 // Another process may take it before the server binds it; Serve retries
 // for that case.
