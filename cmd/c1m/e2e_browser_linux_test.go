@@ -205,19 +205,8 @@ window.logHas = (cls, from, want) => [...document.querySelectorAll("#chat-log li
 // showed last.
 func (x *tab) waitFor(what, cond string) {
 	x.t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		ok, err := chromedp.Run(x.ctx, chromedp.Evaluate[bool](pageHelpers+"\n;!!("+cond+")"))
-		if err != nil {
-			x.t.Fatalf("%s: waiting for %s: %v", x.name, what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			x.t.Fatalf("%s: still waiting for %s (%s) after 45s; the page shows %s", x.name, what, cond, x.dump())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !x.within(45*time.Second, cond) {
+		x.t.Fatalf("%s: still waiting for %s (%s) after 45s; the page shows %s", x.name, what, cond, x.dump())
 	}
 }
 

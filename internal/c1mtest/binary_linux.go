@@ -100,10 +100,5 @@ func FreeAddrs(tb testing.TB, n int) []string {
 // for that case.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("cannot find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return FreeAddrs(tb, 1)[0]
 }
