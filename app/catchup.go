@@ -12,25 +12,16 @@ import (
 // missed of the room after that seq, then the live stream, with no
 // duplicate and no hole (the hub holds the live messages back meanwhile,
 // JoinFrom). Without a history (no cluster) the node can only say what was
-// missed: one gap notice for the numbers after since, then the live
-// stream.
+// missed: one gap notice for the numbers after since that the client will
+// not get, then the live stream. The hub decides that behind the messages
+// already queued for the room (EndSyncLive), so a message published just
+// after the join is delivered, not announced missed.
 func (p *protocol) catchUp(c server.Conn, t broadcast.Target, since uint64) {
 	if cl := p.a.clu.cl; cl != nil {
 		p.catchUpHistory(c, cl, t, since)
 		return
 	}
-	hub, cid := p.a.hub, connID(c)
-	cur := hub.StreamSeq(t)
-	switch {
-	case since < cur:
-		_ = hub.SendGap(cid, t, since+1, cur, cur-since)
-	case since > cur && cur > 0:
-		// The room was emptied and re-created since (its count started
-		// again): everything of the new one was missed, and the old
-		// one's tail too.
-		_ = hub.SendGap(cid, t, 1, cur, cur)
-	}
-	hub.EndSync(cid, t, cur)
+	p.a.hub.EndSyncLive(connID(c), t, since)
 }
 
 // maxCatchUp caps the messages one join's catch-up replays: a client that

@@ -54,7 +54,8 @@ type Stats struct {
 	// because the pool was full; GapNotices the gap notices sent;
 	// RoomFull the joins refused by MaxRoomMembers.
 	InlineChunks, GapNotices, RoomFull int64
-	// Backlog is the number of messages waiting in stream queues.
+	// Backlog is the number of messages waiting in stream queues (with
+	// the catch-up ends queued behind them, EndSyncLive).
 	Backlog int64
 }
 

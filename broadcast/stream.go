@@ -10,12 +10,19 @@ import (
 // delivery is one framed message waiting in a stream's queue.
 type delivery struct {
 	frame    []byte
-	at       int64         // when it was published (monotonic ns since the hub started)
-	seq      uint64        // 0 for presence events and local messages (no sequence number)
-	presence bool          // only for the room's presence subscribers
-	local    bool          // PublishLocal: delivered on this node only
-	done     chan struct{} // PublishWait: closed after the fan-out
-	targets  *int          // PublishWait: set to the target count before done
+	at       int64    // when it was published (monotonic ns since the hub started)
+	seq      uint64   // 0 for presence events and local messages (no sequence number)
+	presence bool     // only for the room's presence subscribers
+	local    bool     // PublishLocal: delivered on this node only
+	wait     *waiter  // PublishWait's, or nil
+	end      *syncEnd // not a message: a catch-up's end (EndSyncLive)
+}
+
+// waiter is how PublishWait learns that its message was fanned out: the
+// drain sets targets, then closes done.
+type waiter struct {
+	done    chan struct{}
+	targets int
 }
 
 // stream is a sequence of messages to one target (a room, a user, or
@@ -38,6 +45,7 @@ type stream struct {
 	running bool
 
 	snap     []ConnID       // target snapshot, owned by the running drain task
+	fanned   uint64         // seq of the last numbered message fanned out, owned by the drain task
 	fanWG    sync.WaitGroup // chunks of the fan-out in progress
 	fanCount atomic.Int64   // targets counted by KindAll chunks
 }
@@ -79,9 +87,8 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 		return 0, 0, nil
 	}
 	d := delivery{}
-	var targets int
 	if wait {
-		d.done, d.targets = make(chan struct{}), &targets
+		d.wait = &waiter{done: make(chan struct{})}
 	}
 	s.mu.Lock()
 	if len(s.queue)-s.head >= h.cfg.MaxStreamBacklog {
@@ -99,9 +106,10 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 		h.startDrain(s)
 	}
 	if wait {
-		<-d.done
+		<-d.wait.done
+		return d.seq, d.wait.targets, nil
 	}
-	return d.seq, targets, nil
+	return d.seq, 0, nil
 }
 
 // streamOf returns t's stream, or nil when t has no local members.
@@ -167,15 +175,22 @@ func (h *Hub) drain(s *stream) {
 		s.head++
 		s.mu.Unlock()
 		h.st.backlog.Add(-1)
+		if d.end != nil {
+			h.endSyncLive(s, d.end)
+			continue
+		}
 		start := h.nanotime()
 		n := h.fanout(s, d)
+		if d.seq != 0 {
+			s.fanned = d.seq
+		}
 		if f := h.cfg.OnBroadcast; f != nil && (d.seq != 0 || d.local) {
 			end := h.nanotime()
 			f(time.Duration(end-d.at), time.Duration(end-start), n)
 		}
-		if d.done != nil {
-			*d.targets = n
-			close(d.done)
+		if d.wait != nil {
+			d.wait.targets = n
+			close(d.wait.done)
 		}
 	}
 }

@@ -78,6 +78,101 @@ func (h *Hub) EndSync(c ConnID, t Target, through uint64) int {
 	if b == nil {
 		return 0
 	}
+	return h.flushSync(c, m, s, b, through)
+}
+
+// syncEnd is a catch-up's end waiting in a stream's queue (EndSyncLive).
+type syncEnd struct {
+	c     ConnID
+	since uint64
+}
+
+// EndSyncLive ends c's catch-up on room t when there is no history to
+// replay: c said it had seen the messages up to since. The end is queued
+// on t's stream behind every message numbered before it, so that when it
+// runs each of those was either held back for c (and is sent) or went out
+// before c joined (and is missed): c gets one gap notice for the missed
+// numbers after since, then the held messages, then the live stream, with
+// no message both announced missed and delivered. A stream whose numbers
+// are below since started again (the room was emptied and re-created):
+// its messages before the held ones are announced missed from 1. It
+// returns at once; the end runs on the stream's drain. Queueing it is
+// never refused (a join queues one at most), so it passes the backlog
+// limit and a drain in progress.
+func (h *Hub) EndSyncLive(c ConnID, t Target, since uint64) {
+	s := h.streamOf(t)
+	if s == nil || h.closed.Load() {
+		h.EndSync(c, t, since)
+		return
+	}
+	s.mu.Lock()
+	start := h.enqueue(s, delivery{end: &syncEnd{c: c, since: since}})
+	s.mu.Unlock()
+	if start {
+		h.startDrain(s)
+	}
+}
+
+// endSyncLive runs a queued catch-up end (on s's drain task: every message
+// queued before it has been fanned out, none after it has begun).
+func (h *Hub) endSyncLive(s *stream, e *syncEnd) {
+	m := h.lookup(e.c)
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.sync[s]
+	if b == nil {
+		return
+	}
+	// top is the newest number c will not get: the one before the first
+	// held message, or the newest fanned out when none is held.
+	top := s.fanned
+	if first, ok := b.firstSeq(); ok && first-1 < top {
+		top = first - 1
+	}
+	through := e.since
+	switch {
+	case e.since > s.fanned && s.fanned > 0:
+		// Re-created: everything of this room before the held ones.
+		through = top
+		if top > 0 {
+			h.sendGapLocked(e.c, s.target, 1, top)
+		}
+	case e.since < top:
+		through = top
+		h.sendGapLocked(e.c, s.target, e.since+1, top)
+	}
+	h.flushSync(e.c, m, s, b, through)
+}
+
+// sendGapLocked sends a gap notice for first..last, all missed.
+func (h *Hub) sendGapLocked(c ConnID, t Target, first, last uint64) {
+	if h.sender.Send(c, encodeGap(t, first, last, last-first+1)) == nil {
+		h.st.gapNotices.Add(1)
+	}
+}
+
+// firstSeq returns the number of the first held message of b (the held
+// ones of a stream are a contiguous tail of its numbers, in order), or of
+// the first dropped past the buffer when none is kept.
+func (b *syncBuf) firstSeq() (uint64, bool) {
+	for _, seq := range b.seqs {
+		if seq != 0 {
+			return seq, true
+		}
+	}
+	if b.dropped > 0 {
+		return b.first, true
+	}
+	return 0, false
+}
+
+// flushSync ends m's catch-up on s (m.mu held): the held messages after
+// through go out in order, then a gap notice for those past the buffer.
+// It returns how many held messages it sent.
+func (h *Hub) flushSync(c ConnID, m *member, s *stream, b *syncBuf, through uint64) int {
 	delete(m.sync, s)
 	if len(m.sync) == 0 {
 		m.flags.set(flagSyncOn, false)
@@ -97,25 +192,12 @@ func (h *Hub) EndSync(c ConnID, t Target, through uint64) int {
 		sent++
 	}
 	if b.dropped > 0 {
-		if h.sender.Send(c, encodeGap(t, b.first, b.last, b.dropped)) == nil {
+		if h.sender.Send(c, encodeGap(s.target, b.first, b.last, b.dropped)) == nil {
 			h.st.gapNotices.Add(1)
 		}
 	}
 	h.st.deliveries.Add(int64(sent))
 	return sent
-}
-
-// StreamSeq returns the number of t's newest message on this node: the
-// last seq a local stream gave or delivered (0 when t has no local
-// members). Without a cluster it is the target's own count.
-func (h *Hub) StreamSeq(t Target) uint64 {
-	s := h.streamOf(t)
-	if s == nil {
-		return 0
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seq
 }
 
 // SendGap sends c a gap notice for target t: missed messages numbered
