@@ -4,10 +4,12 @@ package c1mtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,21 +80,60 @@ func Env(extra ...string) []string {
 }
 
 // FreeAddrs returns n distinct 127.0.0.1:<port> addresses that were free
-// a moment ago: it holds every listener open until all n are chosen, so
-// the kernel cannot hand one port out twice, as n calls of FreeAddr can
-// (a port closed is the next one offered).
+// a moment ago. The ports come from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), from a random place in freePortLo up to
+// freePortHi: a port from that range is handed out only to a bind that
+// names it, so no outgoing connection (a cluster route, an HTTP client,
+// of this process or any other) can take one between the pick and the
+// server's bind, as it could a port the kernel picked (a port closed is
+// the next one an outgoing connect is offered). Every listener is held
+// open until all n are chosen, so no port is returned twice.
 func FreeAddrs(tb testing.TB, n int) []string {
 	tb.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lo, hi := freePortLo, min(freePortHi, ephemeralLow())
+	if hi-lo < 1000 {
+		tb.Fatalf("cannot find free ports: the ephemeral range starts at %d, which leaves fewer than 1,000 ports above %d", hi, lo)
+	}
+	addrs := make([]string, 0, n)
+	start := lo + rand.IntN(hi-lo)
+	for i := 0; i < hi-lo && len(addrs) < n; i++ {
+		port := lo + (start-lo+i)%(hi-lo)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			tb.Fatalf("cannot find a free port: %v", err)
+			continue // taken
 		}
 		defer ln.Close()
-		addrs[i] = ln.Addr().String()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	if len(addrs) < n {
+		tb.Fatalf("cannot find %d free ports in %d-%d: %d are free", n, lo, hi-1, len(addrs))
 	}
 	return addrs
+}
+
+// FreeAddrs' ports: below the agents' fixed ports (24100 and up, as are
+// the other tests' fixed ports) and above the well-known services.
+const (
+	freePortLo = 10000
+	freePortHi = 24000
+)
+
+// ephemeralLow returns the first port of the kernel's ephemeral range
+// (32768 when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return v
 }
 
 // FreeAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
