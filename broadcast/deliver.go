@@ -37,7 +37,7 @@ func (h *Hub) push(t Target, d delivery, data []byte) error {
 	}
 	d.at = h.nanotime()
 	s.mu.Lock()
-	if len(s.queue)-s.head >= h.cfg.MaxStreamBacklog {
+	if len(s.queue)-s.head-s.ends >= h.cfg.MaxStreamBacklog {
 		s.mu.Unlock()
 		return ErrBacklog
 	}

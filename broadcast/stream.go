@@ -42,6 +42,7 @@ type stream struct {
 	seq     uint64
 	queue   []delivery
 	head    int
+	ends    int // catch-up ends in queue (not counted against MaxStreamBacklog)
 	running bool
 
 	snap     []ConnID       // target snapshot, owned by the running drain task
@@ -91,7 +92,7 @@ func (h *Hub) publish(t Target, from string, data []byte, wait bool) (uint64, in
 		d.wait = &waiter{done: make(chan struct{})}
 	}
 	s.mu.Lock()
-	if len(s.queue)-s.head >= h.cfg.MaxStreamBacklog {
+	if len(s.queue)-s.head-s.ends >= h.cfg.MaxStreamBacklog {
 		s.mu.Unlock()
 		return 0, 0, ErrBacklog
 	}
@@ -173,6 +174,9 @@ func (h *Hub) drain(s *stream) {
 		d := s.queue[s.head]
 		s.queue[s.head] = delivery{}
 		s.head++
+		if d.end != nil {
+			s.ends--
+		}
 		s.mu.Unlock()
 		h.st.backlog.Add(-1)
 		if d.end != nil {

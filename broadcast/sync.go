@@ -81,9 +81,13 @@ func (h *Hub) EndSync(c ConnID, t Target, through uint64) int {
 	return h.flushSync(c, m, s, b, through)
 }
 
-// syncEnd is a catch-up's end waiting in a stream's queue (EndSyncLive).
+// syncEnd is a catch-up's end waiting in a stream's queue (EndSyncLive):
+// it ends the catch-up buf only, so an end that comes late (the
+// connection left and joined again, or closed and its fd went to a new
+// one) ends nothing.
 type syncEnd struct {
 	c     ConnID
+	buf   *syncBuf
 	since uint64
 }
 
@@ -95,18 +99,32 @@ type syncEnd struct {
 // numbers after since, then the held messages, then the live stream, with
 // no message both announced missed and delivered. A stream whose numbers
 // are below since started again (the room was emptied and re-created):
-// its messages before the held ones are announced missed from 1. It
-// returns at once; the end runs on the stream's drain. Queueing it is
-// never refused (a join queues one at most), so it passes the backlog
-// limit and a drain in progress.
+// its messages before the held ones are announced missed from 1.
+//
+// It does not wait for the messages queued before the end: the stream's
+// drain runs it (here, like a publish, when the pool is full). Queueing
+// it is never refused: ends do not count against MaxStreamBacklog (a join
+// queues one at most) and pass a drain in progress. A hub already closed
+// only lets the held messages after since go out, with no gap notice.
 func (h *Hub) EndSyncLive(c ConnID, t Target, since uint64) {
 	s := h.streamOf(t)
-	if s == nil || h.closed.Load() {
+	m := h.lookup(c)
+	if s == nil || m == nil {
+		return // the room or the connection is gone: nothing to end
+	}
+	if h.closed.Load() {
 		h.EndSync(c, t, since)
 		return
 	}
+	m.mu.Lock()
+	buf := m.sync[s]
+	m.mu.Unlock()
+	if buf == nil {
+		return
+	}
 	s.mu.Lock()
-	start := h.enqueue(s, delivery{end: &syncEnd{c: c, since: since}})
+	s.ends++
+	start := h.enqueue(s, delivery{end: &syncEnd{c: c, buf: buf, since: since}})
 	s.mu.Unlock()
 	if start {
 		h.startDrain(s)
@@ -123,8 +141,8 @@ func (h *Hub) endSyncLive(s *stream, e *syncEnd) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b := m.sync[s]
-	if b == nil {
-		return
+	if b == nil || b != e.buf {
+		return // ended already, or a later catch-up's
 	}
 	// top is the newest number c will not get: the one before the first
 	// held message, or the newest fanned out when none is held.
@@ -138,17 +156,17 @@ func (h *Hub) endSyncLive(s *stream, e *syncEnd) {
 		// Re-created: everything of this room before the held ones.
 		through = top
 		if top > 0 {
-			h.sendGapLocked(e.c, s.target, 1, top)
+			h.sendMissed(e.c, s.target, 1, top)
 		}
 	case e.since < top:
 		through = top
-		h.sendGapLocked(e.c, s.target, e.since+1, top)
+		h.sendMissed(e.c, s.target, e.since+1, top)
 	}
 	h.flushSync(e.c, m, s, b, through)
 }
 
-// sendGapLocked sends a gap notice for first..last, all missed.
-func (h *Hub) sendGapLocked(c ConnID, t Target, first, last uint64) {
+// sendMissed sends c a gap notice for first..last, all missed.
+func (h *Hub) sendMissed(c ConnID, t Target, first, last uint64) {
 	if h.sender.Send(c, encodeGap(t, first, last, last-first+1)) == nil {
 		h.st.gapNotices.Add(1)
 	}

@@ -105,9 +105,9 @@ func summary(t *testing.T, f *fakeSender, c ConnID) []string {
 }
 
 // liveRoom is a hub whose room "r" has a member a that saw seqs 1..n.
-func liveRoom(t *testing.T, n int) (*Hub, *fakeSender) {
+func liveRoom(t *testing.T, cfg Config, n int) (*Hub, *fakeSender) {
 	t.Helper()
-	h, f := newTestHub(t, Config{})
+	h, f := newTestHub(t, cfg)
 	if err := h.Register(id(1), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -139,23 +139,27 @@ func joinFrom(t *testing.T, h *Hub, c ConnID) {
 func TestEndSyncLive(t *testing.T) {
 	cases := []struct {
 		name  string
+		sync  int      // Config.MaxSyncFrames (0: the default)
 		seen  int      // messages published before b joins
 		since uint64   // b's since
 		held  int      // published between the join and EndSyncLive
 		want  []string // b's frames after one more live message
 	}{
-		{"up to date", 5, 5, 0, []string{"6"}},
+		{"up to date", 0, 5, 5, 0, []string{"6"}},
 		// The race a join meets: a message published after the join
 		// and before its end is delivered, not announced missed.
-		{"up to date, one held", 5, 5, 1, []string{"6", "7"}},
-		{"missed some", 5, 2, 0, []string{"gap 3-5/3", "6"}},
-		{"missed some, two held", 5, 2, 2, []string{"gap 3-5/3", "6", "7", "8"}},
-		{"re-created room", 3, 10, 1, []string{"gap 1-3/3", "4", "5"}},
-		{"fresh room", 0, 10, 1, []string{"1", "2"}},
+		{"up to date, one held", 0, 5, 5, 1, []string{"6", "7"}},
+		{"missed some", 0, 5, 2, 0, []string{"gap 3-5/3", "6"}},
+		{"missed some, two held", 0, 5, 2, 2, []string{"gap 3-5/3", "6", "7", "8"}},
+		{"re-created room", 0, 3, 10, 1, []string{"gap 1-3/3", "4", "5"}},
+		{"fresh room", 0, 0, 10, 1, []string{"1", "2"}},
+		// Past the hold buffer: the held one, then the buffer's own gap.
+		{"held past the buffer", 1, 5, 5, 3, []string{"6", "gap 7-8/2", "9"}},
+		{"missed some, held past the buffer", 1, 5, 2, 3, []string{"gap 3-5/3", "6", "gap 7-8/2", "9"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h, f := liveRoom(t, tc.seen)
+			h, f := liveRoom(t, Config{MaxSyncFrames: tc.sync}, tc.seen)
 			b := id(2)
 			joinFrom(t, h, b)
 			for i := 0; i < tc.held; i++ {
@@ -184,8 +188,8 @@ func TestEndSyncLive(t *testing.T) {
 // called, a message numbered but not yet fanned out was announced missed
 // and then delivered.
 func TestEndSyncLiveBehindQueued(t *testing.T) {
-	for round := 0; round < 200; round++ {
-		h, f := liveRoom(t, 5)
+	for round := 0; round < 50; round++ {
+		h, f := liveRoom(t, Config{}, 5)
 		b := id(2)
 		joinFrom(t, h, b)
 		for i := 0; i < 3; i++ {
@@ -207,6 +211,40 @@ func TestEndSyncLiveBehindQueued(t *testing.T) {
 			t.Fatalf("round %d: b got %v, want %v", round, got, want)
 		}
 		h.Close()
+	}
+}
+
+// TestEndSyncLiveLate: an end that reaches the drain after its catch-up
+// was replaced (the connection left and joined again, with another since)
+// ends nothing; the later catch-up's own end does.
+func TestEndSyncLiveLate(t *testing.T) {
+	h, f := liveRoom(t, Config{}, 5)
+	b := id(2)
+	joinFrom(t, h, b)
+	s, m := h.streamOf(ToRoom("r")), h.lookup(b)
+	m.mu.Lock()
+	first := m.sync[s]
+	m.mu.Unlock()
+	if err := h.Leave(b, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.JoinFrom(b, "r", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.PublishWait(ToRoom("r"), "x", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	// The first catch-up's end, as the drain would run it now.
+	h.endSyncLive(s, &syncEnd{c: b, buf: first, since: 2})
+	if got := summary(t, f, b); len(got) != 0 {
+		t.Fatalf("a late end sent b %v, want nothing", got)
+	}
+	h.EndSyncLive(b, ToRoom("r"), 5)
+	if _, _, err := h.PublishWait(ToRoom("r"), "x", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := summary(t, f, b), []string{"6", "7"}; !slices.Equal(got, want) {
+		t.Fatalf("b got %v, want %v", got, want)
 	}
 }
 
