@@ -38,10 +38,9 @@ func (h *Hub) flushGap(m *member, c ConnID, s *stream) bool {
 	if g == nil {
 		return true
 	}
-	if err := h.sender.Send(c, encodeGap(s.target, g.first, g.last, g.missed)); err != nil {
+	if h.sendGap(c, s.target, g.first, g.last, g.missed) != nil {
 		return false
 	}
-	h.st.gapNotices.Add(1)
 	delete(m.gaps, s)
 	if len(m.gaps) == 0 {
 		m.flags.set(flagGapOn, false)

@@ -156,20 +156,23 @@ func (h *Hub) endSyncLive(s *stream, e *syncEnd) {
 		// Re-created: everything of this room before the held ones.
 		through = top
 		if top > 0 {
-			h.sendMissed(e.c, s.target, 1, top)
+			_ = h.sendGap(e.c, s.target, 1, top, top)
 		}
 	case e.since < top:
 		through = top
-		h.sendMissed(e.c, s.target, e.since+1, top)
+		_ = h.sendGap(e.c, s.target, e.since+1, top, top-e.since)
 	}
 	h.flushSync(e.c, m, s, b, through)
 }
 
-// sendMissed sends c a gap notice for first..last, all missed.
-func (h *Hub) sendMissed(c ConnID, t Target, first, last uint64) {
-	if h.sender.Send(c, encodeGap(t, first, last, last-first+1)) == nil {
+// sendGap sends c a gap notice for t's messages first..last (missed of
+// them) and counts it in Stats.GapNotices when it went out.
+func (h *Hub) sendGap(c ConnID, t Target, first, last, missed uint64) error {
+	err := h.sender.Send(c, encodeGap(t, first, last, missed))
+	if err == nil {
 		h.st.gapNotices.Add(1)
 	}
+	return err
 }
 
 // firstSeq returns the number of the first held message of b (the held
@@ -210,9 +213,7 @@ func (h *Hub) flushSync(c ConnID, m *member, s *stream, b *syncBuf, through uint
 		sent++
 	}
 	if b.dropped > 0 {
-		if h.sender.Send(c, encodeGap(s.target, b.first, b.last, b.dropped)) == nil {
-			h.st.gapNotices.Add(1)
-		}
+		_ = h.sendGap(c, s.target, b.first, b.last, b.dropped)
 	}
 	h.st.deliveries.Add(int64(sent))
 	return sent
